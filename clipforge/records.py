@@ -1,0 +1,89 @@
+"""Records that cross a stage boundary, saved as JSON with dataclasses.asdict."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Word:
+    text: str
+    start: float
+    end: float
+    probability: float = 1.0
+
+
+@dataclass
+class TranscriptSegment:
+    start: float
+    end: float
+    text: str
+    words: list[Word] = field(default_factory=list)
+
+
+@dataclass
+class Transcript:
+    language: str
+    duration: float
+    segments: list[TranscriptSegment] = field(default_factory=list)
+    model: str = ""
+
+    def words(self) -> list[Word]:
+        return [w for seg in self.segments for w in seg.words]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Transcript:
+        segments = [
+            TranscriptSegment(
+                start=s["start"], end=s["end"], text=s["text"],
+                words=[Word(**w) for w in s.get("words", [])],
+            )
+            for s in data.get("segments", [])
+        ]
+        return cls(language=data.get("language", ""), duration=data["duration"],
+                   segments=segments, model=data.get("model", ""))
+
+
+@dataclass
+class Span:
+    """A proposed clip: what a segmenter (LLM or offline) suggests, before snapping."""
+
+    start: float
+    end: float
+    title: str = ""
+    reason: str = ""
+    score: int = 0
+    quote: str = ""  # the clip's opening words as the proposer saw them (used to catch hallucinations)
+
+
+@dataclass
+class ClipPlan:
+    """A clip whose cut points were decided from word timings (stages.boundaries)."""
+
+    id: str
+    start: float
+    end: float
+    title: str
+    reason: str
+    score: int
+    text: str
+    first_word: str
+    last_word: str
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["duration"] = round(self.duration, 3)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ClipPlan:
+        data = {k: v for k, v in data.items() if k != "duration"}
+        return cls(**data)
