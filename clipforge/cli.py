@@ -1,0 +1,136 @@
+"""doit commands: `doit [--retry|--nocache]`, `doit forget`, `doit status`.
+
+This is the one place that turns an exception into an exit status and one line
+of output (README, "Error codes"); set CLIPFORGE_DEBUG=1 for tracebacks.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+
+from doit.cmd_base import DoitCmdBase
+from doit.cmd_forget import Forget as DoitForget
+from doit.cmd_run import Run as DoitRun
+
+from clipforge.errors import ClipforgeError, ErrorCode
+from clipforge.lock import RunLock
+from clipforge.media import is_disk_full
+
+
+def say(msg: str) -> None:
+    print(f"clipforge: {msg}", file=sys.stderr, flush=True)
+
+
+def guarded(fn) -> int:
+    """Run a command body; map every error to one line and its documented exit status."""
+    try:
+        return fn()
+    except ClipforgeError as err:
+        print(err.one_line(), file=sys.stderr)
+        return err.code.exit_status
+    except KeyboardInterrupt:
+        err = ClipforgeError("interrupted", code=ErrorCode.INTERRUPTED)
+        print(err.one_line(), file=sys.stderr)
+        return err.code.exit_status
+    except Exception as exc:  # a bug or an environment problem: still one line unless asked
+        if os.environ.get("CLIPFORGE_DEBUG"):
+            traceback.print_exc()
+        code = ErrorCode.DISK_FULL if is_disk_full(exc) else ErrorCode.INTERNAL
+        err = ClipforgeError(f"{exc.__class__.__name__}: {str(exc)[:200]}", code=code)
+        print(err.one_line(), file=sys.stderr)
+        return code.exit_status
+
+
+def _sigterm(signum, frame):
+    # Same path as Ctrl-C: the task records the interruption and ffmpeg is killed (clipforge.media).
+    raise KeyboardInterrupt
+
+
+opt_retry = {"name": "retry", "long": "retry", "type": bool, "default": False,
+             "help": "resume the previous (failed or interrupted) run without asking"}
+opt_nocache = {"name": "nocache", "long": "nocache", "type": bool, "default": False,
+               "help": "delete the state file and temp files, then start fresh"}
+
+
+class Run(DoitRun):
+    name = "run"
+    cmd_options = DoitRun.cmd_options + (opt_retry, opt_nocache)
+
+    def execute(self, params, args):
+        return guarded(lambda: self._locked_run(params, args))
+
+    def _locked_run(self, params, args) -> int:
+        from clipforge import session
+
+        lock = RunLock()
+        lock.acquire(note=print)
+        previous = signal.signal(signal.SIGTERM, _sigterm)
+        try:
+            session.prepare(retry=params["retry"], nocache=params["nocache"])
+            try:
+                rc = super().execute(params, args)
+            except KeyboardInterrupt:
+                return session.interrupted()
+            return session.finish(rc)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            lock.release()
+
+    def _execute(self, outfile, verbosity=None, always=False, continue_=False, reporter="console",
+                 num_process=0, par_type="process", single=False, auto_delayed_regex=False,
+                 force_verbosity=False, failure_verbosity=0, pdb=False, retry=False, nocache=False):
+        # doit passes options by the names in this signature (shared/NOTES-doit.md).
+        return super()._execute(outfile, verbosity, always, continue_, reporter, num_process, par_type,
+                                single, auto_delayed_regex, force_verbosity, failure_verbosity, pdb)
+
+
+class Forget(DoitForget):
+    """`doit forget` with no task also deletes the state file and temp files."""
+
+    name = "forget"
+
+    def execute(self, params, args):
+        if args:
+            return guarded(lambda: self._forget_tasks(params, args))
+        return guarded(lambda: self._forget_all(params, args))
+
+    def _forget_all(self, params, args) -> int:
+        from clipforge import session
+
+        with RunLock():
+            removed = session.discard()
+            params["forget_all"] = True
+            super().execute(params, args)
+        say(f"forgot the run: state file and {removed} temp file(s) removed; clips/ is kept")
+        return 0
+
+    def _forget_tasks(self, params, args) -> int:
+        from state import CURRENT
+
+        with RunLock():
+            rc = super().execute(params, args)
+            st = CURRENT.state
+            if st is not None:
+                for name in list(st.tasks):
+                    if name in args or name.split(":")[0] in args:
+                        del st.tasks[name]
+                CURRENT.save()
+        return rc or 0
+
+
+class Status(DoitCmdBase):
+    """Print the stage table, segments, the failure and what `doit --retry` would do."""
+
+    name = "status"
+    doc_purpose = "show the saved run: stages, segments, failure point, next step"
+    doc_usage = ""
+    doc_description = None
+    cmd_options = ()
+
+    def execute(self, params, args):
+        from clipforge import status
+
+        return guarded(status.show)

@@ -1,0 +1,153 @@
+"""Options: `doit key=value` over `[tool.clipforge]` in pyproject.toml over built-in defaults.
+
+Each stage hashes only the options it reads, so changing one option re-runs
+only the stages it affects (and, through file checksums, what depends on them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, fields
+
+from clipforge.errors import OptionError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class Options:
+    input: str = "sample/talk.mp4"
+    whisper_model: str = "bundled"
+    device: str = "cpu"
+    compute_type: str = "int8"
+    language: str = "en"
+    chunk_minutes: float = 10.0
+    segmenter: str = "auto"
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout: float = 120.0
+    llm_retries: int = 4
+    llm_window_chars: int = 12000
+    clips: int = 5
+    min_len: float = 15.0
+    max_len: float = 60.0
+    padding: float = 0.2
+    cut: str = "reencode"
+
+    def stage_hash(self, stage: str) -> str:
+        """Hash of the options `stage` depends on (see STAGE_OPTIONS)."""
+        picked = {k: getattr(self, k) for k in STAGE_OPTIONS.get(stage, ())}
+        if stage == "segment":
+            picked["segmenter"] = self.resolved_segmenter()
+            picked["llm_endpoint"] = llm_endpoint_identity()
+        return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
+
+    def config_hash(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+    def resolved_segmenter(self) -> str:
+        if self.segmenter != "auto":
+            return self.segmenter
+        return "llm" if llm_configured() else "offline"
+
+
+CHOICES = {
+    "segmenter": ("auto", "llm", "offline"),
+    "cut": ("reencode", "copy"),
+    "device": ("cpu", "cuda", "auto"),
+}
+
+# Which options each stage reads; anything not listed here cannot invalidate it.
+STAGE_OPTIONS: dict[str, tuple[str, ...]] = {
+    "download": ("input",),
+    "chunks": ("chunk_minutes",),
+    "transcribe": ("whisper_model", "device", "compute_type", "language"),
+    "segment": ("segmenter", "llm_model", "llm_window_chars", "clips", "min_len", "max_len", "padding"),
+    "extract": ("cut",),
+    "render": (),
+}
+
+_FIELDS = {f.name: f for f in fields(Options)}
+# doit's own variables that are not clipforge options.
+_IGNORED_VARS = {"pdb"}
+
+
+def llm_configured() -> bool:
+    return bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"))
+
+
+def llm_endpoint_identity() -> str:
+    from clipforge.redact import redact_url
+
+    return redact_url(os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1")
+
+
+def pyproject_defaults(path: str = "pyproject.toml") -> dict:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f).get("tool", {}).get("clipforge", {})
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as err:
+        raise OptionError(f"cannot read [tool.clipforge] in {path}: {err}") from None
+
+
+def _coerce(name: str, raw) -> object:
+    kind = _FIELDS[name].type
+    try:
+        if kind == "int":
+            value = int(str(raw))
+        elif kind == "float":
+            value = float(str(raw))
+        else:
+            value = str(raw).strip()
+    except ValueError:
+        raise OptionError(f"option {name}={raw!r} is not a {'number' if kind != 'str' else 'string'}") from None
+    if name in CHOICES and value not in CHOICES[name]:
+        raise OptionError(f"option {name}={value!r} is not one of {', '.join(CHOICES[name])}")
+    return value
+
+
+def _check(opts: Options) -> None:
+    if not opts.input:
+        raise OptionError("option input= is empty")
+    if opts.clips < 1:
+        raise OptionError(f"option clips={opts.clips} must be at least 1")
+    if not 0 < opts.min_len < opts.max_len:
+        raise OptionError(f"options min_len={opts.min_len} and max_len={opts.max_len} need 0 < min_len < max_len")
+    if not 0 <= opts.padding <= 2:
+        raise OptionError(f"option padding={opts.padding} must be between 0 and 2 seconds")
+    if opts.chunk_minutes <= 0:
+        raise OptionError(f"option chunk_minutes={opts.chunk_minutes} must be positive")
+    if opts.llm_timeout <= 0 or opts.llm_retries < 0 or opts.llm_window_chars < 500:
+        raise OptionError("llm_timeout must be > 0, llm_retries >= 0, llm_window_chars >= 500")
+    if opts.segmenter == "llm" and not llm_configured():
+        raise OptionError("segmenter=llm needs OPENAI_BASE_URL and/or OPENAI_API_KEY in the environment")
+
+
+def load_options(cmdline: dict[str, str] | None = None, pyproject: str = "pyproject.toml") -> Options:
+    """Merge defaults, pyproject and command-line variables; raise OptionError on anything unknown."""
+    values: dict[str, object] = {}
+    for source, data in (("pyproject.toml [tool.clipforge]", pyproject_defaults(pyproject)), ("command line", cmdline or {})):
+        for name, raw in data.items():
+            if name in _IGNORED_VARS:
+                continue
+            if name not in _FIELDS:
+                known = ", ".join(sorted(_FIELDS))
+                raise OptionError(f"unknown option {name!r} on the {source}; known options: {known}")
+            values[name] = _coerce(name, raw)
+    opts = Options(**values)
+    _check(opts)
+    return opts
+
+
+def cmdline_vars() -> dict[str, str]:
+    """The `doit key=value` variables of this run (empty outside doit)."""
+    from doit import doit_cmd
+
+    return dict(doit_cmd._CMDLINE_VARS or {})

@@ -1,0 +1,131 @@
+"""ffmpeg and PyAV: find the binary, probe media, run ffmpeg so it never outlives us."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from clipforge.errors import ClipforgeError, ErrorCode, FFmpegError, InputError
+
+
+def ffmpeg_exe() -> str:
+    """FFMPEG_BINARY, then an ffmpeg on PATH, then the static one from imageio-ffmpeg."""
+    explicit = os.environ.get("FFMPEG_BINARY")
+    if explicit:
+        return explicit
+    on_path = shutil.which("ffmpeg")
+    if on_path:
+        return on_path
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@dataclass
+class MediaInfo:
+    duration: float
+    has_audio: bool
+    has_video: bool
+    fps: float | None
+    width: int | None
+    height: int | None
+    audio_codec: str | None
+    video_codec: str | None
+
+
+def probe(path: Path | str) -> MediaInfo:
+    """Open with PyAV and decode a little audio; raise InputError (NOT_MEDIA / NO_AUDIO) with a hint."""
+    import av
+
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"input {path} is a directory, not a video file", code=ErrorCode.NOT_MEDIA)
+    if not path.exists():
+        raise InputError(f"input {path} does not exist")
+    if path.stat().st_size == 0:
+        raise InputError(f"input {path} is empty (0 bytes)", code=ErrorCode.NOT_MEDIA)
+    try:
+        with av.open(str(path)) as container:
+            audio = next(iter(container.streams.audio), None)
+            video = next(iter(container.streams.video), None)
+            duration = _duration(container, audio, video)
+            if audio is None:
+                raise InputError(f"input {path.name} has no audio stream", code=ErrorCode.NO_AUDIO)
+            _decode_some_audio(container, audio)
+            fps = float(video.average_rate) if video is not None and video.average_rate else None
+            return MediaInfo(
+                duration=duration, has_audio=True, has_video=video is not None, fps=fps,
+                width=video.codec_context.width if video is not None else None,
+                height=video.codec_context.height if video is not None else None,
+                audio_codec=audio.codec_context.name,
+                video_codec=video.codec_context.name if video is not None else None,
+            )
+    except ClipforgeError:
+        raise
+    except (av.error.FFmpegError, ValueError, StopIteration) as err:
+        raise InputError(f"input {path.name} is not a decodable video or audio file ({err.__class__.__name__})",
+                         code=ErrorCode.NOT_MEDIA) from None
+
+
+def _duration(container, audio, video) -> float:
+    if container.duration:
+        return container.duration / 1_000_000
+    for stream in (audio, video):
+        if stream is not None and stream.duration and stream.time_base:
+            return float(stream.duration * stream.time_base)
+    return 0.0
+
+
+def _decode_some_audio(container, audio) -> None:
+    import av
+
+    try:
+        for n, frame in enumerate(container.decode(audio)):
+            if n >= 3:
+                return
+        if n < 0:  # pragma: no cover
+            pass
+    except av.error.FFmpegError as err:
+        raise InputError(f"the audio of {Path(container.name).name} does not decode ({err.__class__.__name__}); "
+                         "the file may be truncated", code=ErrorCode.NOT_MEDIA) from None
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    # A SIGKILLed doit cannot terminate its children; the kernel does it for us (shared/NOTES-doit.md, "Orphans").
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def run_ffmpeg(args: list[str], *, what: str) -> None:
+    """Run ffmpeg quietly; on failure raise FFmpegError with its last stderr line (DISK_FULL if it says so)."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=_die_with_parent if os.name == "posix" else None)
+    try:
+        _, err = proc.communicate()
+    except BaseException:
+        # Ctrl-C / SIGTERM: do not leave ffmpeg writing behind us.
+        proc.kill()
+        proc.wait()
+        raise
+    if proc.returncode != 0:
+        text = err.decode(errors="replace").strip()
+        last = text.splitlines()[-1] if text else f"exit status {proc.returncode}"
+        if "No space left" in text:
+            raise ClipforgeError(f"{what}: disk full ({last})", code=ErrorCode.DISK_FULL)
+        raise FFmpegError(f"{what}: ffmpeg failed: {last}")
+
+
+def is_disk_full(err: BaseException) -> bool:
+    return isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)

@@ -1,0 +1,87 @@
+"""The run's context, built once when dodo.py loads: options, paths, and whether all is already done.
+
+Nothing heavy is imported here: `doit list` and a no-op `doit` must start as fast as bare doit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from clipforge import __version__
+from clipforge.config import Options, cmdline_vars, load_options
+from clipforge.errors import ClipforgeError
+from clipforge.redact import is_url, redact_url
+
+TMP = "temp_processing"
+# Set by `doit --nocache` before dodo.py loads: rebuild even if the final outputs are current.
+FRESH = False
+
+
+def input_identity(raw: str) -> str:
+    """What names the input in the state file: the URL without secrets, or the file's absolute path."""
+    return redact_url(raw) if is_url(raw) else str(Path(raw).expanduser().resolve())
+
+
+@dataclass
+class Context:
+    opts: Options
+    source_key: str
+
+    @property
+    def media(self) -> str:
+        return f"{TMP}/source_{self.source_key}.media"
+
+    source_info = f"{TMP}/source.json"
+    wav = f"{TMP}/audio.wav"
+    chunks = f"{TMP}/chunks.json"
+    transcript = f"{TMP}/transcript.json"
+    segments = f"{TMP}/segments.json"
+    ledger = f"{TMP}/llm_ledger.jsonl"
+
+    @staticmethod
+    def chunk_file(chunk_id: str) -> str:
+        return f"{TMP}/transcribe/{chunk_id}.json"
+
+    @staticmethod
+    def unit_file(stage: str, unit: str) -> str:
+        return f"{TMP}/{stage}/{unit}.mp4"
+
+    @property
+    def local_input(self) -> list[str]:
+        return [] if is_url(self.opts.input) else [str(Path(self.opts.input).expanduser())]
+
+    def run_key(self) -> str:
+        """Identifies the final outputs: tool version, input (and its size/mtime when local), every option."""
+        ident = input_identity(self.opts.input)
+        for path in self.local_input:
+            try:
+                st = Path(path).stat()
+                ident += f":{st.st_size}:{st.st_mtime_ns}"
+            except OSError:
+                ident += ":missing"
+        seg = self.opts.stage_hash("segment")
+        raw = f"{__version__}|{ident}|{self.opts.config_hash()}|{seg}"
+        return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+    def done(self) -> bool:
+        """True when clips/ already holds this run's outputs: every task is then up to date."""
+        if FRESH:
+            return False
+        from stages.render import outputs_current
+
+        return outputs_current(self.run_key(), quick=True)
+
+
+def load_context() -> Context:
+    """Options from pyproject.toml and `doit key=value`; a bad option ends the process with one line."""
+    try:
+        opts = load_options(cmdline_vars())
+    except ClipforgeError as err:
+        print(err.one_line(), file=sys.stderr)
+        raise SystemExit(err.code.exit_status) from None
+    from stages.download import source_key
+
+    return Context(opts=opts, source_key=source_key(opts.input))

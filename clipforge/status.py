@@ -1,0 +1,51 @@
+"""`doit status`: the saved run at a glance, read from the state file alone."""
+
+from __future__ import annotations
+
+from clipforge.errors import ErrorCode
+from state import CURRENT
+
+STAGES = ["download", "chunks", "transcribe", "transcript", "segment", "extract", "render"]
+UNIT_STAGES = {"transcribe", "extract"}
+
+
+def _stage_row(st, stage: str) -> tuple[str, str]:
+    fp = st.failure_point or {}
+    if stage in UNIT_STAGES:
+        done = st.completed_segments.get(stage, [])
+        queue = st.segment_queue.get(stage, [])
+        detail = f"{len(done)} done, {len(queue)} pending"
+        if fp.get("stage") == stage:
+            return "failed", detail + f" (failed: {fp.get('segment')})"
+        if done and not queue:
+            return "done", detail
+        return "pending", detail if (done or queue) else ""
+    if fp.get("stage") == stage:
+        return "failed", fp["code"]
+    return ("done", "") if stage in st.tasks else ("pending", "")
+
+
+def show() -> int:
+    st = CURRENT.state
+    if st is None:
+        print("clipforge: no run in progress (no .temp_clips.json); `doit` starts one")
+        return 0
+    print(f"input:    {st.input_source}")
+    print(f"started:  {st.started_at}   updated: {st.updated_at}")
+    print(f"{'stage':<12}{'status':<9}detail")
+    rows = [(s, *_stage_row(st, s)) for s in STAGES]
+    for stage, status, detail in rows:
+        print(f"{stage:<12}{status:<9}{detail}")
+    for stage in sorted(UNIT_STAGES):
+        if st.segment_queue.get(stage):
+            print(f"{stage} pending: {' '.join(st.segment_queue[stage])}")
+    fp = st.failure_point
+    if fp:
+        code = ErrorCode[fp["code"]] if fp["code"] in ErrorCode.__members__ else ErrorCode.INTERNAL
+        last = st.error_log[-1]["message"] if st.error_log else ""
+        where = fp["stage"] + (f":{fp['segment']}" if fp.get("segment") else "")
+        print(f"failure:  {where} {fp['code']} (exit {code.exit_status}): {last}")
+        print(f"hint:     {code.hint}" + ("" if code.retryable else "  (retrying alone will not help)"))
+    todo = [s for s, status, _ in rows if status != "done"]
+    print("next:     `doit --retry` would run " + (", ".join(todo) if todo else "nothing (render is done)"))
+    return 0

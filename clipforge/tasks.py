@@ -1,0 +1,123 @@
+"""Turn a stage function into a doit task whose freshness and failures live in the state file."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clipforge import hooks
+from clipforge.errors import ClipforgeError, ErrorCode
+from clipforge.media import is_disk_full
+from clipforge.redact import scrub
+
+
+@dataclass
+class Step:
+    """What one doit task does: call `run(*args)`, then record `targets` against `inputs`."""
+
+    task: str  # doit task name, "extract:seg002"
+    run: Callable
+    args: tuple
+    targets: list[str]
+    inputs: Callable[[], list[str]]
+    config_hash: str
+    after: Callable[[], None] | None = None  # e.g. queue the next per-segment stage
+    secrets: tuple[str, ...] = field(default=())
+
+    @property
+    def stage(self) -> str:
+        return self.task.split(":")[0]
+
+    @property
+    def unit(self) -> str | None:
+        return self.task.split(":")[1] if ":" in self.task else None
+
+
+def classify(err: BaseException) -> ClipforgeError:
+    if isinstance(err, ClipforgeError):
+        return err
+    if isinstance(err, KeyboardInterrupt):
+        return ClipforgeError("interrupted", code=ErrorCode.INTERRUPTED)
+    if is_disk_full(err):
+        return ClipforgeError(f"disk full while writing ({err.strerror})", code=ErrorCode.DISK_FULL)
+    return ClipforgeError(f"unexpected {err.__class__.__name__}: {str(err)[:200]}", code=ErrorCode.INTERNAL)
+
+
+def execute(step: Step):
+    """The python-action of every task: run, then checkpoint; on failure record it and keep temp files."""
+    from doit.exceptions import TaskFailed
+
+    from state import CURRENT
+
+    hooks.current_task = step.task
+    try:
+        step.run(*step.args)
+        CURRENT.record_task(step.task, step.config_hash, step.targets, step.inputs())
+        if step.unit:
+            CURRENT.finish_unit(step.stage, step.unit)
+        else:
+            CURRENT.state.current_stage = step.stage
+        if step.after:
+            step.after()
+        CURRENT.state.failure_point = None
+        CURRENT.state.error_log.clear()
+        CURRENT.save()
+    except BaseException as err:
+        error = classify(err)
+        message = scrub(error.message, *step.secrets)
+        try:
+            CURRENT.record_failure(step.stage, step.unit, error.code.name, message)
+        except Exception:  # the disk may be full: the failure line must still reach the user
+            pass
+        if isinstance(err, (KeyboardInterrupt, SystemExit)):
+            raise
+        if os.environ.get("CLIPFORGE_DEBUG"):
+            traceback.print_exc()
+        return TaskFailed(scrub(error.one_line(), *step.secrets))
+    finally:
+        hooks.current_task = None
+
+
+def remove_partials(folder: Path) -> int:
+    """Delete `.part` files a killed run left behind (atomic_path names them `.<stem>.<pid>.part<ext>`)."""
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    for path in folder.rglob("*.part*"):
+        if path.is_file() and not path.is_symlink() and ".part" in path.name:
+            path.unlink()
+            removed += 1
+    for path in folder.rglob("*.dl"):
+        if path.is_dir() and not path.is_symlink():
+            import shutil
+
+            shutil.rmtree(path, ignore_errors=True)
+    return removed
+
+
+def doit_task(step: Step, *, doc: str, file_dep: list[str] = (), task_dep: list[str] = (), **extra) -> dict:
+    """A doit task dict for `step`, current only when the state file's checksums say so."""
+    from state import CURRENT
+
+    name = step.task.split(":")
+    task = {
+        "actions": [(execute, [step])],
+        "file_dep": list(file_dep),
+        "targets": list(step.targets),
+        "task_dep": list(task_dep),
+        "uptodate": [(lambda: CURRENT.is_current(step.task, step.config_hash, step.targets, step.inputs()))],
+        "doc": doc,
+        "verbosity": 2,
+        **extra,
+    }
+    if len(name) == 2:
+        task["name"] = name[1]
+    return task
+
+
+def done_task(doc: str) -> dict:
+    """A task that is up to date because the final outputs for these inputs and options already exist."""
+    return {"actions": None, "uptodate": [True], "doc": doc}

@@ -1,0 +1,160 @@
+"""clipforge pipeline: a long video in, short clips out.  `doit list` shows the stages.
+
+Each task creator is a table row: what it runs (stages.<name>), what it reads and
+what it writes under temp_processing/. Freshness comes from the state file
+(.temp_clips.json) through clipforge.tasks, not from doit's database alone.
+"""
+
+from doit import create_after
+
+from clipforge.pipeline import load_context
+from clipforge.reporter import ClipforgeReporter
+from clipforge.tasks import Step, doit_task, done_task
+from state import CURRENT
+
+DOIT_CONFIG = {
+    "default_tasks": ["render"],  # also makes a bare `doit forget` work (doit #478)
+    "backend": "checkpoint",  # doit's JSON db, made durable after every task (clipforge.doitdb)
+    "dep_file": ".doit-db.json",
+    "reporter": ClipforgeReporter,
+    "verbosity": 2,
+}
+
+C = load_context()
+O = C.opts
+# Per-segment stages in order; subtitles, VFX and B-roll slot in after "extract".
+SEGMENT_STAGES = ["extract"]
+DONE = C.done()
+
+
+def _read(path, default):
+    from clipforge.fsutil import read_json
+
+    try:
+        return read_json(path)
+    except (OSError, ValueError):
+        return default
+
+
+def task_download():
+    """Fetch (yt-dlp) or link the input into temp_processing/ and probe it."""
+    if DONE:
+        return done_task(task_download.__doc__)
+    from stages import download
+
+    step = Step("download", download.run, (O.input, C.media, C.source_info), [C.media, C.source_info],
+                lambda: C.local_input, O.stage_hash("download"), secrets=(O.input,))
+    return doit_task(step, doc=task_download.__doc__, file_dep=C.local_input)
+
+
+def task_chunks():
+    """Decode the audio and plan transcription chunks at silences."""
+    if DONE:
+        return done_task(task_chunks.__doc__)
+    from stages import audio, transcribe
+
+    def run():
+        audio.extract_wav(C.media, C.wav)
+        transcribe.plan_chunks(C.wav, C.chunks, O.chunk_minutes)
+
+    def queue():
+        CURRENT.set_queue("transcribe", [c["id"] for c in _read(C.chunks, {"chunks": []})["chunks"]])
+
+    step = Step("chunks", run, (), [C.wav, C.chunks], lambda: [C.media], O.stage_hash("chunks"), after=queue)
+    return doit_task(step, doc=task_chunks.__doc__, file_dep=[C.media])
+
+
+@create_after(executed="chunks")
+def task_transcribe():
+    """Transcribe each chunk with faster-whisper (word timestamps, VAD)."""
+    if DONE:
+        return
+    from stages import transcribe
+
+    model = transcribe.ModelOptions(O.whisper_model, O.device, O.compute_type, O.language)
+    for c in _read(C.chunks, {"chunks": []})["chunks"]:
+        chunk = transcribe.Chunk(**c)
+        out = C.chunk_file(chunk.id)
+        step = Step(f"transcribe:{chunk.id}", transcribe.transcribe_chunk, (C.wav, chunk, out, model), [out],
+                    lambda: [C.wav], O.stage_hash("transcribe"))
+        yield doit_task(step, doc=f"transcribe {chunk.start:.0f}-{chunk.end:.0f} s", file_dep=[C.wav, C.chunks])
+
+
+def task_transcript():
+    """Merge the chunk transcripts into transcript.json."""
+    if DONE:
+        return done_task(task_transcript.__doc__)
+    from stages import transcribe
+
+    def chunk_files():
+        return [C.chunk_file(c["id"]) for c in _read(C.chunks, {"chunks": []})["chunks"]]
+
+    def run():
+        transcribe.merge(C.chunks, chunk_files(), C.transcript, O.whisper_model)
+
+    step = Step("transcript", run, (), [C.transcript], lambda: [C.chunks, *chunk_files()],
+                O.stage_hash("transcribe"))
+    return doit_task(step, doc=task_transcript.__doc__, file_dep=[C.chunks], task_dep=["transcribe"])
+
+
+def task_segment():
+    """Choose the clips: an LLM when configured, else the offline segmenter."""
+    if DONE:
+        return done_task(task_segment.__doc__)
+    from stages import segment
+
+    opts = segment.SegmentOptions(O.resolved_segmenter(), O.clips, O.min_len, O.max_len, O.padding,
+                                  O.llm_model, O.llm_timeout, O.llm_retries, O.llm_window_chars)
+
+    def queue():
+        ids = [c["id"] for c in _read(C.segments, {"clips": []})["clips"]]
+        for stage in SEGMENT_STAGES:
+            CURRENT.set_queue(stage, ids)
+
+    step = Step("segment", segment.run, (C.transcript, C.segments, C.ledger, opts), [C.segments],
+                lambda: [C.transcript], O.stage_hash("segment"), after=queue)
+    return doit_task(step, doc=task_segment.__doc__, file_dep=[C.transcript])
+
+
+@create_after(executed="segment")
+def task_extract():
+    """Cut each clip from the source with ffmpeg (one sub-task per clip)."""
+    if DONE:
+        return
+    from clipforge.records import ClipPlan
+    from stages import extract
+
+    has_video = _read(C.source_info, {}).get("has_video", True)
+    extract.announce(O.cut)
+    for c in _read(C.segments, {"clips": []})["clips"]:
+        plan = ClipPlan.from_dict(c)
+        out = C.unit_file("extract", plan.id)
+        step = Step(f"extract:{plan.id}", extract.run, (C.media, plan, out, O.cut, has_video), [out],
+                    lambda: [C.media, C.segments], O.stage_hash("extract"))
+        yield doit_task(step, doc=f"{plan.start:.1f}-{plan.end:.1f} s {plan.title}",
+                        file_dep=[C.media, C.segments])
+
+
+def task_render():
+    """Publish clips/NN-<slug>.mp4 and clips/manifest.json."""
+    if DONE:
+        return done_task(task_render.__doc__)
+    from stages import render, segment
+
+    last = SEGMENT_STAGES[-1]
+
+    def clip_files():
+        return [C.unit_file(last, c["id"]) for c in _read(C.segments, {"clips": []})["clips"]]
+
+    def run():
+        from clipforge.fsutil import read_json, sha256_file
+
+        render.run(segment.load_plans(C.segments), clip_files(), read_json(C.source_info), read_json(C.segments),
+                   read_json(C.transcript).get("model", O.whisper_model), C.run_key(), sha256_file(C.segments))
+
+    step = Step("render", run, (), [], lambda: [C.segments, C.source_info, *clip_files()], O.stage_hash("render"))
+    task = doit_task(step, doc=task_render.__doc__, file_dep=[C.segments, C.source_info], task_dep=[last])
+    task["uptodate"] = [lambda: CURRENT.is_current("render", step.config_hash, [], step.inputs())
+                        and render.outputs_current(C.run_key())]
+    task["targets"] = [str(render.MANIFEST)]
+    return task

@@ -1,0 +1,121 @@
+"""Append-only ledger of LLM replies, so a resumed run never pays for a reply twice.
+
+One JSON object per line: {"key", "reply", "usage", "model", "time"}. A reply is
+appended (and fsynced) before the caller uses it, so a kill at any point loses at
+most the request in flight. API keys are never written: the request key hashes a
+redacted endpoint, and entries hold only the model's reply and token counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# Query parameters that identify content rather than grant access (video id, playlist,
+# start time, paging); every other value may be a token and is replaced.
+SAFE_PARAMS = frozenset({"v", "list", "t", "index", "start", "end", "id", "p", "page"})
+REDACTED = "REDACTED"
+_USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
+
+
+def redact_url(url: str) -> str:
+    """Drop userinfo and the fragment; replace non-safe query values with REDACTED."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]  # "user:pass@host:port" -> "host:port"
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    query = urlencode([(k, v if k.lower() in SAFE_PARAMS else REDACTED) for k, v in pairs])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def request_key(model: str, messages: list[dict], schema: dict, temperature: float, endpoint: str) -> str:
+    """sha256 of the canonical JSON of everything that decides the reply."""
+    payload = {
+        "model": model,
+        "messages": messages,
+        "schema": schema,
+        "temperature": temperature,
+        "endpoint": redact_url(endpoint),  # credentials in the URL must not change the key
+    }
+    canon = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canon.encode("utf-8")).hexdigest()
+
+
+def _usage(usage: dict | None) -> dict:
+    usage = usage or {}
+    return {f: int(usage.get(f) or 0) for f in _USAGE_FIELDS}
+
+
+class Ledger:
+    """Replies by request key, loaded once from a JSONL file and appended durably."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self._entries: dict[str, dict] = {}
+        self._load()
+
+    def _load(self) -> None:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        for line in raw.splitlines():
+            # A kill mid-append leaves a torn last line; anything unparsable is skipped.
+            try:
+                entry = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            if isinstance(entry, dict) and isinstance(entry.get("key"), str) and "reply" in entry:
+                self._entries[entry["key"]] = entry  # a later duplicate wins
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._entries
+
+    def get(self, key: str) -> dict | None:
+        return self._entries.get(key)
+
+    def append(self, key: str, reply: dict, usage: dict | None, model: str) -> dict:
+        """Write one entry and fsync it before returning it."""
+        entry = {
+            "key": key,
+            "reply": reply,
+            "usage": _usage(usage),
+            "model": model,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        created = not self.path.exists()
+        with open(self.path, "a+b") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    # Terminate a torn line first, or this entry would be glued to it and lost.
+                    line = b"\n" + line
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+        if created:
+            _fsync_dir(self.path.parent)  # make the new file's name durable too
+        self._entries[key] = entry
+        return entry
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return  # not possible on every platform (Windows); the data itself is synced
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

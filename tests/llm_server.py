@@ -1,0 +1,228 @@
+"""A loopback OpenAI-compatible server for tests: the far side of the network.
+
+Implements POST /v1/chat/completions and GET /v1/models. Each request takes the next
+behaviour from `script` (a list), or `default` once the script is spent:
+
+  smart        clips that cover real transcript times (30 s grid of the "[a-b] text" lines)
+  fenced       the smart reply wrapped in ```json fences
+  bad_json     text that is not JSON
+  schema       JSON that breaks the clips schema
+  rate_limit   HTTP 429 with Retry-After: 1
+  slow         sleep `slow_seconds` (past a short client timeout), then smart
+  error500     HTTP 500
+  unauthorized HTTP 401, echoing the bearer token (a careless server; the client must not repeat it)
+  not_found    HTTP 404 (model not found)
+
+Use `with LLMServer() as srv:` (srv.url is the base URL ending in /v1), the
+`llm_server` pytest fixture, or `python3 -m tests.llm_server --port 8765`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+LINE = re.compile(r"^\[(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)\]\s*(.*)$")
+BEHAVIOURS = ("smart", "fenced", "bad_json", "schema", "rate_limit", "slow", "error500",
+              "unauthorized", "not_found")
+
+
+def smart_clips(user_text: str, grid: float = 30.0, min_len: float = 20.0, max_len: float = 40.0) -> list[dict]:
+    """Clips of consecutive lines bucketed on an absolute time grid.
+
+    The grid makes neighbouring windows propose the same clip for a moment both can see,
+    which is what the client's de-duplication has to cope with.
+    """
+    lines = [(float(m[1]), float(m[2]), m[3]) for m in map(LINE.match, user_text.splitlines()) if m]
+    buckets: dict[int, list[tuple[float, float, str]]] = {}
+    for line in lines:
+        buckets.setdefault(int(line[0] // grid), []).append(line)
+    clips = []
+    for b, group in sorted(buckets.items()):
+        while group and group[-1][1] - group[0][0] > max_len:
+            group = group[:-1]
+        if not group or group[-1][1] - group[0][0] < min_len:
+            continue
+        clips.append({
+            "start": group[0][0], "end": group[-1][1],
+            "title": f"Moment at {group[0][0]:.0f}s",
+            "reason": "A complete thought that stands on its own.",
+            "score": 40 + (b * 37) % 60,  # deterministic, varied
+            "quote": " ".join(group[0][2].split()[:5]),
+        })
+    return clips
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _HTTPServer
+    protocol_version = "HTTP/1.0"  # one request per connection: simple and robust
+
+    def log_message(self, format, *args):  # keep pytest output clean
+        pass
+
+    def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
+        body = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (timeout test); nothing to tell it
+
+    def _error(self, status: int, message: str, type_: str, headers: dict | None = None) -> None:
+        self._send(status, {"error": {"message": message, "type": type_, "param": None, "code": type_}}, headers)
+
+    def do_GET(self):
+        if self.path.rstrip("/") == "/v1/models":
+            self._send(200, {"object": "list", "data": [
+                {"id": self.server.owner.model, "object": "model", "created": 0, "owned_by": "tests"}]})
+        else:
+            self._error(404, f"no route {self.path}", "not_found")
+
+    def do_POST(self):
+        if self.path.rstrip("/") != "/v1/chat/completions":
+            return self._error(404, f"no route {self.path}", "not_found")
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+        except json.JSONDecodeError:
+            return self._error(400, "request body is not JSON", "invalid_request_error")
+        owner = self.server.owner
+        behaviour = owner._record(body, self.headers.get("Authorization", ""))
+        if behaviour == "rate_limit":
+            return self._error(429, "Rate limit reached; try again in 1s.", "rate_limit_exceeded",
+                               {"Retry-After": "1"})
+        if behaviour == "error500":
+            return self._error(500, "The server had an error while processing your request.", "server_error")
+        if behaviour == "unauthorized":
+            token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            return self._error(401, f"Incorrect API key provided: {token}.", "invalid_api_key")
+        if behaviour == "not_found":
+            return self._error(404, f"The model `{body.get('model')}` does not exist.", "model_not_found")
+        if behaviour == "slow" and owner._stop.wait(owner.slow_seconds):
+            return  # shutting down: drop the connection
+        user = "\n".join(m.get("content") or "" for m in body.get("messages", []) if m.get("role") == "user")
+        content = json.dumps({"clips": smart_clips(user)})
+        if behaviour == "fenced":
+            content = f"```json\n{content}\n```"
+        elif behaviour == "bad_json":
+            content = 'Sure! Here are the best clips: {"clips": [{"start": 1.0,'
+        elif behaviour == "schema":
+            content = json.dumps({"clips": [{"start": "ten", "end": 20, "title": "x"}]})
+        prompt = sum(len(m.get("content") or "") for m in body.get("messages", [])) // 4
+        completion = len(content) // 4
+        self._send(200, {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": int(time.time()),
+            "model": body.get("model", owner.model), "system_fingerprint": None,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": None},
+                         "finish_reason": "stop", "logprobs": None}],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                      "total_tokens": prompt + completion},
+        })
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # never wait for a handler still sleeping in "slow"
+    owner: LLMServer
+
+
+class LLMServer:
+    """Threaded loopback server; `requests` holds every chat request body, in order."""
+
+    def __init__(self, script: list[str] | None = None, default: str = "smart", *, port: int = 0,
+                 slow_seconds: float = 2.0, model: str = "test-model"):
+        for b in [*(script or []), default]:
+            if b not in BEHAVIOURS:
+                raise ValueError(f"unknown behaviour {b!r}; one of {', '.join(BEHAVIOURS)}")
+        self.script = list(script or [])
+        self.default = default
+        self.slow_seconds = slow_seconds
+        self.model = model
+        self.requests: list[dict] = []
+        self.auth: list[str] = []  # Authorization headers, parallel to requests
+        self.behaviours: list[str] = []  # what each request got
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._httpd = _HTTPServer(("127.0.0.1", port), _Handler)
+        self._httpd.owner = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def set_script(self, script: list[str], default: str | None = None) -> None:
+        with self._lock:
+            self.script = list(script)
+            if default is not None:
+                self.default = default
+
+    def _record(self, body: dict, auth: str) -> str:
+        with self._lock:
+            behaviour = self.script.pop(0) if self.script else self.default
+            self.requests.append(body)
+            self.auth.append(auth)
+            self.behaviours.append(behaviour)
+            return behaviour
+
+    def start(self) -> LLMServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="llm-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> LLMServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+@pytest.fixture
+def llm_server():
+    """A fresh smart server per test; tests change behaviour with set_script()."""
+    with LLMServer() as srv:
+        yield srv
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="Loopback OpenAI-compatible server for clipforge tests.")
+    ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--mode", default="smart", choices=BEHAVIOURS, help="behaviour once the script is spent")
+    ap.add_argument("--script", default="", help="comma-separated behaviours for the first requests")
+    ap.add_argument("--slow-seconds", type=float, default=2.0)
+    args = ap.parse_args(argv)
+    script = [s for s in args.script.split(",") if s]
+    srv = LLMServer(script, args.mode, port=args.port, slow_seconds=args.slow_seconds)
+    print(f"llm test server at {srv.url}  (e.g. OPENAI_BASE_URL={srv.url} doit ...); Ctrl-C stops", flush=True)
+    try:
+        srv._httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv._httpd.server_close()
+        print(f"served {len(srv.requests)} requests", flush=True)
+
+
+if __name__ == "__main__":
+    main()

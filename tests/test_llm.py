@@ -1,0 +1,244 @@
+"""The LLM segmenter against a real openai client and a loopback server (no mocks)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from clipforge.errors import ErrorCode, LLMError, LLMReplyError
+from clipforge.records import Transcript, TranscriptSegment
+from stages.ledger import Ledger
+from stages.llm import LLMOptions, merge_spans, propose_spans, split_windows, transcript_lines
+from tests.llm_server import LLMServer, llm_server  # noqa: F401  (fixture)
+
+KEY = "sk-test-SUPERSECRET-0123456789"
+WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november".split()
+
+
+def make_transcript(segments: int, seg_len: float = 5.0) -> Transcript:
+    segs = [TranscriptSegment(start=i * seg_len, end=(i + 1) * seg_len - 0.2,
+                              text=f"line{i} " + " ".join(WORDS[(i + j) % len(WORDS)] for j in range(8)))
+            for i in range(segments)]
+    return Transcript(language="en", duration=segments * seg_len, segments=segs)
+
+
+def opts_for(srv: LLMServer, **kw) -> LLMOptions:
+    base = dict(model="test-model", base_url=srv.url, api_key=KEY, timeout=5.0, retries=2, backoff=0.01)
+    return LLMOptions(**{**base, **kw})
+
+
+class Sleeps(list):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def run(transcript, opts, ledger, **kw):
+    kw.setdefault("sleep", Sleeps())
+    return propose_spans(transcript, opts, ledger, log=lambda _msg: None, **kw)
+
+
+def no_heavy_overlap(spans):
+    for i, a in enumerate(spans):
+        for b in spans[i + 1:]:
+            overlap = min(a.end, b.end) - max(a.start, b.start)
+            assert overlap <= min(a.end - a.start, b.end - b.start) / 2, (a, b)
+
+
+def test_structured_reply_becomes_spans(llm_server, tmp_path):
+    tr = make_transcript(24)  # 2 minutes: one window
+    result = run(tr, opts_for(llm_server), Ledger(tmp_path / "l.jsonl"))
+    assert len(llm_server.requests) == 1
+    body = llm_server.requests[0]
+    assert body["model"] == "test-model" and body["temperature"] == 0.2
+    rf = body["response_format"]
+    assert rf["type"] == "json_schema" and rf["json_schema"]["strict"] is True
+    clip_schema = rf["json_schema"]["schema"]["properties"]["clips"]["items"]
+    assert clip_schema["additionalProperties"] is False
+    assert set(clip_schema["required"]) == {"start", "end", "title", "reason", "score", "quote"}
+    user = body["messages"][-1]["content"]
+    assert "[0.00-4.80] line0 alpha" in user and "120.00" in user  # lines and duration
+    assert "15" in body["messages"][0]["content"] and "60" in body["messages"][0]["content"]
+    assert llm_server.auth[0] == f"Bearer {KEY}"
+    spans = result.spans
+    assert [s.start for s in spans] == [0.0, 30.0, 60.0, 90.0]
+    assert all(20 <= s.end - s.start <= 40 for s in spans)
+    assert spans[0].quote == "line0 alpha bravo charlie delta" and spans[0].title and spans[0].reason
+    assert all(0 <= s.score <= 100 for s in spans)
+    u = result.usage
+    assert u["requests"] == 1 and u["cached"] == 0 and u["total_tokens"] > 0
+    assert u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"]
+
+
+def test_long_transcript_is_windowed_with_overlap_and_merged(llm_server, tmp_path):
+    tr = make_transcript(200)  # 1000 s, ~14k characters of lines
+    opts = opts_for(llm_server, window_chars=3000, overlap_chars=600)
+    result = run(tr, opts, Ledger(tmp_path / "l.jsonl"))
+    windows = split_windows(transcript_lines(tr), 3000, 600)
+    assert len(windows) >= 4 and len(llm_server.requests) == len(windows)
+    sent = [set(b["messages"][-1]["content"].splitlines()[2:]) for b in llm_server.requests]
+    assert set().union(*sent) == set(transcript_lines(tr))  # every line was seen
+    for a, b in zip(sent, sent[1:]):
+        shared = a & b
+        assert shared and 300 <= sum(len(s) + 1 for s in shared) <= 600  # about overlap_chars
+    assert all(sum(len(s) + 1 for s in w) <= 3000 for w in sent)
+    spans = result.spans
+    assert [s.start for s in spans] == sorted(s.start for s in spans)
+    no_heavy_overlap(spans)
+    assert [s.start for s in spans] == [30.0 * k for k in range(len(spans))]  # grid clips, each once
+    assert spans[-1].end > 950 and result.usage["requests"] == len(windows)
+
+
+def test_merge_keeps_higher_score():
+    from clipforge.records import Span
+    spans = [Span(0, 30, score=50), Span(5, 33, score=80), Span(28, 60, score=10), Span(100, 110, score=1)]
+    assert [(s.start, s.score) for s in merge_spans(spans)] == [(5, 80), (28, 10), (100, 1)]
+
+
+def test_ledger_reuse_sends_nothing(llm_server, tmp_path):
+    tr, path = make_transcript(100), tmp_path / "l.jsonl"
+    opts = opts_for(llm_server, window_chars=2500, overlap_chars=400)
+    first = run(tr, opts, Ledger(path))
+    n = len(llm_server.requests)
+    assert n >= 2
+    second = run(tr, opts, Ledger(path))
+    assert len(llm_server.requests) == n  # nothing sent twice
+    assert second.spans == first.spans
+    assert second.usage["requests"] == 0 and second.usage["cached"] == n and second.usage["total_tokens"] == 0
+
+
+def test_killed_run_resumes_with_missing_windows_only(tmp_path):
+    tr, path = make_transcript(100), tmp_path / "l.jsonl"
+    with LLMServer(script=["smart", "smart"], default="error500") as srv:
+        opts = opts_for(srv, window_chars=2000, overlap_chars=300, retries=2)
+        total = len(split_windows(transcript_lines(tr), 2000, 300))
+        assert total >= 4
+        with pytest.raises(LLMError) as ei:
+            run(tr, opts, Ledger(path))
+        assert ei.value.code is ErrorCode.LLM_UNREACHABLE
+        assert len(Ledger(path)) == 2 and len(srv.requests) == 2 + 3  # 2 good, then 1 + 2 retries
+        srv.set_script([], default="smart")  # the server is healthy again
+        before = len(srv.requests)
+        result = run(tr, opts, Ledger(path))
+        assert len(srv.requests) - before == total - 2
+        assert result.usage["cached"] == 2 and len(Ledger(path)) == total
+        sent_again = {b["messages"][-1]["content"] for b in srv.requests[before:]}
+        assert not sent_again & {b["messages"][-1]["content"] for b in srv.requests[:2]}
+
+
+def test_rate_limit_honours_retry_after(tmp_path):
+    with LLMServer(script=["rate_limit"]) as srv:
+        sleeps = Sleeps()
+        result = run(make_transcript(12), opts_for(srv, backoff=5.0), Ledger(tmp_path / "l.jsonl"), sleep=sleeps)
+    assert sleeps == [pytest.approx(1.0)]  # Retry-After: 1, not backoff 5
+    assert len(srv.requests) == 2 and result.spans and result.usage["requests"] == 2
+
+
+def test_retry_after_is_capped(tmp_path):
+    with LLMServer(script=["rate_limit"]) as srv:
+        sleeps = Sleeps()
+        run(make_transcript(12), opts_for(srv, backoff_cap=0.25), Ledger(tmp_path / "l.jsonl"), sleep=sleeps)
+    assert sleeps == [0.25]
+
+
+def test_timeout_becomes_unreachable(tmp_path):
+    with LLMServer(default="slow", slow_seconds=2.0) as srv:
+        t0 = time.monotonic()
+        with pytest.raises(LLMError) as ei:
+            run(make_transcript(12), opts_for(srv, timeout=0.5, retries=1), Ledger(tmp_path / "l.jsonl"))
+        assert time.monotonic() - t0 < 1.9
+    assert ei.value.code is ErrorCode.LLM_UNREACHABLE and not isinstance(ei.value, LLMReplyError)
+    assert "APITimeoutError" in ei.value.message and srv.url in ei.value.message
+    assert len(srv.requests) == 2
+
+
+def test_500_forever_retries_with_backoff_then_fails(tmp_path):
+    path = tmp_path / "l.jsonl"
+    with LLMServer(default="error500") as srv:
+        sleeps = Sleeps()
+        with pytest.raises(LLMError) as ei:
+            run(make_transcript(12), opts_for(srv, retries=4, backoff=1.0, backoff_cap=5.0), Ledger(path),
+                sleep=sleeps)
+    assert sleeps == [1.0, 2.0, 4.0, 5.0]  # exponential, capped
+    assert len(srv.requests) == 5
+    assert ei.value.code is ErrorCode.LLM_UNREACHABLE and "InternalServerError" in ei.value.message
+    assert not path.exists() or len(Ledger(path)) == 0
+
+
+def test_unreachable_port(tmp_path):
+    srv = LLMServer()
+    url = srv.url
+    srv.stop()  # nothing listens there now
+    with pytest.raises(LLMError) as ei:
+        propose_spans(make_transcript(6), LLMOptions(base_url=url, retries=1, timeout=2), Ledger(tmp_path / "l"),
+                      sleep=lambda s: None, log=lambda m: None)
+    assert "APIConnectionError" in ei.value.message and ei.value.code is ErrorCode.LLM_UNREACHABLE
+
+
+@pytest.mark.parametrize("mode", ["bad_json", "schema"])
+def test_invalid_reply_is_reasked_then_fails(mode, tmp_path):
+    path = tmp_path / "l.jsonl"
+    with LLMServer(default=mode) as srv:
+        with pytest.raises(LLMReplyError) as ei:
+            run(make_transcript(12), opts_for(srv, retries=2), Ledger(path))
+    assert ei.value.code is ErrorCode.LLM_REPLY_INVALID
+    assert len(srv.requests) == 3
+    assert "invalid" in srv.requests[1]["messages"][-1]["content"]  # the re-ask says why
+    assert "\n" not in ei.value.message and len(ei.value.message) < 400
+    assert not path.exists() or len(Ledger(path)) == 0  # nothing invalid is ledgered
+
+
+def test_invalid_then_valid_reply_recovers(tmp_path):
+    path = tmp_path / "l.jsonl"
+    tr = make_transcript(12)
+    with LLMServer(script=["bad_json"]) as srv:
+        opts = opts_for(srv)
+        result = run(tr, opts, Ledger(path))
+        assert result.spans and len(srv.requests) == 2
+        run(tr, opts, Ledger(path))  # keyed by the original request, so reused
+        assert len(srv.requests) == 2
+
+
+def test_fenced_json_is_accepted(tmp_path):
+    with LLMServer(default="fenced") as srv:
+        result = run(make_transcript(24), opts_for(srv), Ledger(tmp_path / "l.jsonl"))
+    assert len(result.spans) == 4 and len(srv.requests) == 1
+
+
+@pytest.mark.parametrize("mode, status", [("unauthorized", 401), ("not_found", 404)])
+def test_client_errors_fail_at_once(mode, status, tmp_path):
+    with LLMServer(default=mode) as srv:
+        sleeps = Sleeps()
+        with pytest.raises(LLMError) as ei:
+            run(make_transcript(12), opts_for(srv, retries=4), Ledger(tmp_path / "l.jsonl"), sleep=sleeps)
+    assert len(srv.requests) == 1 and sleeps == []
+    assert f"server rejected the request: {status}" in ei.value.message
+    assert not isinstance(ei.value, LLMReplyError)
+
+
+def test_api_key_never_leaks(tmp_path):
+    path = tmp_path / "l.jsonl"
+    with LLMServer(script=["smart"], default="unauthorized") as srv:
+        opts = opts_for(srv, window_chars=1500, overlap_chars=200)
+        with pytest.raises(LLMError) as ei:
+            run(make_transcript(60), opts, Ledger(path))
+        assert srv.auth[-1] == f"Bearer {KEY}"  # the server did get it, and echoed it back
+    assert KEY not in ei.value.message and KEY not in ei.value.one_line() and KEY not in str(ei.value)
+    text = path.read_text()
+    assert len(Ledger(path)) == 1 and KEY not in text and "SUPERSECRET" not in text
+    with LLMServer(default="error500") as srv:
+        with pytest.raises(LLMError) as ei:
+            run(make_transcript(6), opts_for(srv, base_url=srv.url.replace("//", f"//u:{KEY}@"), retries=1),
+                Ledger(path))
+    assert KEY not in ei.value.message and "u:" not in ei.value.message
+
+
+def test_empty_transcript_sends_nothing(llm_server, tmp_path):
+    result = run(Transcript(language="en", duration=10.0), opts_for(llm_server), Ledger(tmp_path / "l"))
+    assert result.spans == [] and llm_server.requests == [] and result.usage["requests"] == 0
+
+
+def test_models_endpoint(llm_server):
+    import openai
+    client = openai.OpenAI(base_url=llm_server.url, api_key="x", max_retries=0)
+    assert [m.id for m in client.models.list()] == ["test-model"]
