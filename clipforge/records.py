@@ -80,6 +80,7 @@ class ClipPlan:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        d["start"], d["end"] = round(self.start, 3), round(self.end, 3)
         d["duration"] = round(self.duration, 3)
         return d
 

@@ -75,8 +75,9 @@ def prepare(retry: bool, nocache: bool) -> None:
         _resume_or_discard(st, given, retry)
     elif retry:
         say("--retry: there is no previous run to resume; starting a normal run")
-    st = CURRENT.state
     remove_partials(TEMP_DIR)
+    if CURRENT.state is None and pipeline.load_context().done():
+        return  # nothing will run: do not write a state file only to delete it
     opts = load_options(cmdline_vars())
     st = CURRENT.ensure(input_identity(opts.input), opts.config_hash())
     st.active_run = {"pid": os.getpid(), "started_at": now()}
@@ -124,6 +125,9 @@ def finish(rc: int) -> int:
 
     st = CURRENT.state
     ctx = pipeline.load_context()
+    if rc == 0 and st is None and ctx.done():
+        say("nothing to do: clips/ already holds this input's clips for these options")
+        return 0
     if rc == 0 and outputs_current(ctx.run_key()):
         removed = delete_temp_files(st, warn=say)
         delete_state_file()

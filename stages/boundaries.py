@@ -184,9 +184,11 @@ def _choose(lv: _Level, i: int, j: int, s: float, e: float, lo: int, hi: int,
         return us[ub].end - us[ua].start
 
     # Nearest fitting pair; on a tie, the wider one (whole sentences rather than fewer).
+    # A proposal already past max_len skips this: it keeps its start and shrinks below.
     pairs = sorted((abs(us[ua].start - s) + abs(us[ub].end - e), ua, -ub)
                    for ua in starts for ub in ends
-                   if ua <= ub and opts.min_len <= length(ua, ub) <= opts.max_len)
+                   if ua <= ub and opts.min_len <= length(ua, ub) <= opts.max_len
+                   and e - s <= opts.max_len)
     if pairs:
         return us[pairs[0][1]].first, us[-pairs[0][2]].last
     # Too long (or the end sentence unfinished): keep the start, roll the end back.
