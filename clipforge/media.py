@@ -39,25 +39,29 @@ class MediaInfo:
     video_codec: str | None
 
 
-def probe(path: Path | str) -> MediaInfo:
-    """Open with PyAV and decode a little audio; raise InputError (NOT_MEDIA / NO_AUDIO) with a hint."""
+def probe(path: Path | str, label: str | None = None) -> MediaInfo:
+    """Open with PyAV and decode a little audio; raise InputError (NOT_MEDIA / NO_AUDIO) with a hint.
+
+    `label` names the file in messages (the user's input rather than our temporary copy).
+    """
     import av
 
     path = Path(path)
+    name = label or path.name
     if path.is_dir():
-        raise InputError(f"input {path} is a directory, not a video file", code=ErrorCode.NOT_MEDIA)
+        raise InputError(f"input {name} is a directory, not a video file", code=ErrorCode.NOT_MEDIA)
     if not path.exists():
-        raise InputError(f"input {path} does not exist")
+        raise InputError(f"input {name} does not exist")
     if path.stat().st_size == 0:
-        raise InputError(f"input {path} is empty (0 bytes)", code=ErrorCode.NOT_MEDIA)
+        raise InputError(f"input {name} is empty (0 bytes)", code=ErrorCode.NOT_MEDIA)
     try:
         with av.open(str(path)) as container:
             audio = next(iter(container.streams.audio), None)
             video = next(iter(container.streams.video), None)
             duration = _duration(container, audio, video)
             if audio is None:
-                raise InputError(f"input {path.name} has no audio stream", code=ErrorCode.NO_AUDIO)
-            _decode_some_audio(container, audio)
+                raise InputError(f"input {name} has no audio stream", code=ErrorCode.NO_AUDIO)
+            _decode_some_audio(container, audio, name)
             fps = float(video.average_rate) if video is not None and video.average_rate else None
             return MediaInfo(
                 duration=duration, has_audio=True, has_video=video is not None, fps=fps,
@@ -69,7 +73,7 @@ def probe(path: Path | str) -> MediaInfo:
     except ClipforgeError:
         raise
     except (av.error.FFmpegError, ValueError, StopIteration) as err:
-        raise InputError(f"input {path.name} is not a decodable video or audio file ({err.__class__.__name__})",
+        raise InputError(f"input {name} is not a decodable video or audio file ({err.__class__.__name__})",
                          code=ErrorCode.NOT_MEDIA) from None
 
 
@@ -82,7 +86,7 @@ def _duration(container, audio, video) -> float:
     return 0.0
 
 
-def _decode_some_audio(container, audio) -> None:
+def _decode_some_audio(container, audio, name) -> None:
     import av
 
     try:
@@ -92,7 +96,7 @@ def _decode_some_audio(container, audio) -> None:
         if n < 0:  # pragma: no cover
             pass
     except av.error.FFmpegError as err:
-        raise InputError(f"the audio of {Path(container.name).name} does not decode ({err.__class__.__name__}); "
+        raise InputError(f"the audio of {name} does not decode ({err.__class__.__name__}); "
                          "the file may be truncated", code=ErrorCode.NOT_MEDIA) from None
 
 

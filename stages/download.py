@@ -36,7 +36,7 @@ def run(input_source: str, media_out: str, info_out: str) -> None:
             _download(input_source, tmp)
         else:
             _link_or_copy(check_local(input_source), tmp)
-        info = probe(tmp)
+        info = probe(tmp, label=redact_url(input_source))
     write_json(info_out, {
         "input": redact_url(input_source) if is_url(input_source) else str(Path(input_source)),
         "sha256": sha256_file(out),

@@ -10,7 +10,7 @@ Usage::
 What it writes (all paths relative to the repository root):
 
 sample/
-    talk.mp4   ~120 s "talk" of synthesized English speech in 4 topics
+    talk.mp4   ~110 s "talk" of synthesized English speech in 4 topics
                (bread/yeast, blue sky, bicycle balance, conclusion) with
                ~0.45 s pauses between sentences and ~1.2 s between topics.
                320x180 ffmpeg ``testsrc`` video (colour bars + a running
@@ -62,7 +62,7 @@ SAMPLE_DIR = ROOT / "sample"
 MEDIA_DIR = ROOT / "tests" / "media"
 
 VOICE = "en-us"
-SPEED = 135  # words per minute
+SPEED = 150  # words per minute
 SENTENCE_PAUSE = 0.45  # seconds of silence after each sentence
 TOPIC_PAUSE = 1.2  # seconds of silence after the last sentence of a topic
 LEAD_IN = 0.5  # seconds of silence at the very start
