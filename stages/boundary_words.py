@@ -125,12 +125,14 @@ def _fill_run(kept: list[Word], times: list, i: int, j: int) -> None:
     q = j if j < len(kept) else None
     hi = times[q][0] if q is not None else times[p][1] + DEFAULT_WORD_LEN * n
     lo = times[p][1] if p is not None else max(0.0, hi - DEFAULT_WORD_LEN * n)
-    if hi - lo >= MIN_WORD_LEN * n:
-        times[i:j] = _split_evenly(lo, hi, n)
-        return
-    # No room in the gap: share a neighbour word's time. Borrow from the neighbour in
-    # the same sentence, so that sentence cuts stay outside the original word intervals.
+    # Lean on the neighbour in the same sentence, so that sentence cuts stay outside the
+    # original word intervals and keep the silence on the other side.
     borrow_prev = p is not None and (q is None or not _ends_sentence_by_punct(kept[p].text))
+    if hi - lo >= MIN_WORD_LEN * n:
+        width = min(hi - lo, DEFAULT_WORD_LEN * n)
+        times[i:j] = _split_evenly(lo, lo + width, n) if borrow_prev else _split_evenly(hi - width, hi, n)
+        return
+    # No room in the gap: share the neighbour word's time.
     if borrow_prev:
         times[p:j] = _split_evenly(times[p][0], hi, n + 1)
     else:
@@ -186,8 +188,9 @@ def split_clauses(words: list[Word], pause: float) -> list[Sentence]:
     ends, real = _sentence_ends(words, pause)
     for i, w in enumerate(words[:-1]):
         t = w.text.strip().rstrip(_CLOSERS)
-        clause = t.endswith(_CLAUSE_END) or t in _DASH_TOKENS or words[i + 1].text.strip() in _DASH_TOKENS
-        if clause or words[i + 1].start - w.end >= pause * CLAUSE_PAUSE_RATIO:
+        # A lone dash closes the clause before it, so no clip starts with a dash.
+        short_pause = words[i + 1].start - w.end >= pause * CLAUSE_PAUSE_RATIO
+        if t.endswith(_CLAUSE_END) or t in _DASH_TOKENS or short_pause:
             ends[i] = real[i] = True
     return _units(words, ends, real)
 

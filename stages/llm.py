@@ -14,8 +14,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import jsonschema
-
 from clipforge.errors import LLMError, LLMReplyError
 from clipforge.records import Span, Transcript
 from stages.ledger import Ledger, redact_url, request_key
@@ -126,6 +124,8 @@ def parse_reply(content: str | None) -> dict:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"not JSON ({e.msg} at char {e.pos}): {_short(content)}") from None
+    import jsonschema  # ~60 ms; only paid when an LLM is used
+
     try:
         jsonschema.validate(data, SCHEMA)
     except jsonschema.ValidationError as e:
@@ -200,6 +200,8 @@ def propose_spans(transcript: Transcript, opts: LLMOptions, ledger: Ledger, clie
 def _cached_reply(entry: dict | None) -> dict | None:
     if entry is None:
         return None
+    import jsonschema
+
     try:
         jsonschema.validate(entry["reply"], SCHEMA)
     except jsonschema.ValidationError:

@@ -182,13 +182,16 @@ class LLMServer:
             return behaviour
 
     def start(self) -> LLMServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="llm-server", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),  # fast stop()
+                                        name="llm-server", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        self._httpd.shutdown()
+        if self._thread is not None:  # shutdown() would wait forever for a loop never started
+            self._httpd.shutdown()
+            self._thread = None
         self._httpd.server_close()
 
     def __enter__(self) -> LLMServer:
