@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
 from clipforge.errors import OptionError
 
@@ -42,13 +43,16 @@ class Options:
     def stage_hash(self, stage: str) -> str:
         """Hash of the options `stage` depends on (see STAGE_OPTIONS)."""
         picked = {k: getattr(self, k) for k in STAGE_OPTIONS.get(stage, ())}
+        if "input" in picked:
+            picked["input"] = input_identity(self.input)
         if stage == "segment":
             picked["segmenter"] = self.resolved_segmenter()
             picked["llm_endpoint"] = llm_endpoint_identity()
         return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
 
     def config_hash(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        values = {**asdict(self), "input": input_identity(self.input)}
+        return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
 
     def resolved_segmenter(self) -> str:
         if self.segmenter != "auto":
@@ -75,6 +79,13 @@ STAGE_OPTIONS: dict[str, tuple[str, ...]] = {
 _FIELDS = {f.name: f for f in fields(Options)}
 # doit's own variables that are not clipforge options.
 _IGNORED_VARS = {"pdb"}
+
+
+def input_identity(raw: str) -> str:
+    """What names the input: the URL without secrets, or the file's absolute path (however it was spelled)."""
+    from clipforge.redact import is_url, redact_url
+
+    return redact_url(raw) if is_url(raw) else str(Path(raw).expanduser().resolve())
 
 
 def llm_configured() -> bool:

@@ -11,18 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clipforge import __version__
-from clipforge.config import Options, cmdline_vars, load_options
+from clipforge.config import Options, cmdline_vars, input_identity, load_options
 from clipforge.errors import ClipforgeError
-from clipforge.redact import is_url, redact_url
+from clipforge.redact import is_url
 
 TMP = "temp_processing"
 # Set by `doit --nocache` before dodo.py loads: rebuild even if the final outputs are current.
 FRESH = False
-
-
-def input_identity(raw: str) -> str:
-    """What names the input in the state file: the URL without secrets, or the file's absolute path."""
-    return redact_url(raw) if is_url(raw) else str(Path(raw).expanduser().resolve())
 
 
 @dataclass
@@ -51,7 +46,9 @@ class Context:
 
     @property
     def local_input(self) -> list[str]:
-        return [] if is_url(self.opts.input) else [str(Path(self.opts.input).expanduser())]
+        # Always the absolute path: doit compares file_dep lists by string, and a resumed run
+        # names the input by the state file's absolute path.
+        return [] if is_url(self.opts.input) else [input_identity(self.opts.input)]
 
     def run_key(self) -> str:
         """Identifies the final outputs: tool version, input (and its size/mtime when local), every option."""

@@ -11,9 +11,8 @@ import sys
 from doit import doit_cmd
 
 from clipforge import pipeline
-from clipforge.config import cmdline_vars, load_options
+from clipforge.config import cmdline_vars, input_identity, load_options
 from clipforge.errors import ClipforgeError, ErrorCode, StateError
-from clipforge.pipeline import input_identity
 from clipforge.redact import is_url
 from clipforge.tasks import remove_partials
 from state import CURRENT, TEMP_DIR, delete_state_file, delete_temp_files, load_state_file

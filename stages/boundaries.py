@@ -26,19 +26,19 @@ Flags on ClipPlan.flags (the full vocabulary, FLAGS below):
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from clipforge.errors import ErrorCode
 from clipforge.records import ClipPlan, Span, Word
 from stages.boundary_words import (
+    Doc,
+    Level,
     Sentence,
     is_finite,
     join_words,
+    prepare_doc,
     quote_matches,
-    repair_timings,
     repair_word_timings,
-    split_clauses,
     split_sentences,
 )
 
@@ -83,28 +83,6 @@ class BoundaryOptions:
 
 
 @dataclass
-class _Level:
-    """Sentences or clauses, with each word's unit index."""
-
-    units: list[Sentence]
-    unit_of: list[int]
-    clause: bool
-
-
-@dataclass
-class _Doc:
-    """The transcript as plan_clips sees it: repaired, clipped to the media, split."""
-
-    words: list[Word]
-    repaired: list[bool]
-    sent: _Level
-    clause: _Level
-    duration: float
-    starts: list[float] = field(default_factory=list)  # word starts/ends, for bisect
-    ends: list[float] = field(default_factory=list)
-
-
-@dataclass
 class _Cut:
     """A snapped span: word indices [first, last], before ids and padding."""
 
@@ -137,36 +115,7 @@ def _impossible(span: Span, words: list[Word], duration: float) -> str | None:
     return None
 
 
-def _level(units: list[Sentence], n: int, clause: bool) -> _Level:
-    unit_of = [0] * n
-    for k, u in enumerate(units):
-        unit_of[u.first:u.last + 1] = [k] * (u.last - u.first + 1)
-    return _Level(units, unit_of, clause)
-
-
-def _prepare(words: list[Word], duration: float, pause: float) -> _Doc:
-    fixed, repaired = repair_timings(words)
-    # Speech past the media's end cannot be cut; a word straddling it ends with the media.
-    keep = [k for k, w in enumerate(fixed) if w.start < duration]
-    ws = [Word(fixed[k].text, fixed[k].start, min(fixed[k].end, duration), fixed[k].probability) for k in keep]
-    levels = []
-    for units, clause in ((split_sentences(ws, pause), False), (split_clauses(ws, pause), True)):
-        # The transcript's last run is unfinished unless the media goes quiet after it.
-        if units and duration - ws[-1].end >= pause:
-            units[-1].complete = True
-        levels.append(_level(units, len(ws), clause))
-    return _Doc(ws, [repaired[k] for k in keep], levels[0], levels[1], duration,
-                [w.start for w in ws], [w.end for w in ws])
-
-
-def _word_range(doc: _Doc, s: float, e: float, lo: int, hi: int) -> tuple[int, int]:
-    """First word ending after s and last word starting before e, within words[lo..hi]."""
-    i = bisect_right(doc.ends, s, lo, hi + 1)
-    j = bisect_left(doc.starts, e, lo, hi + 1) - 1
-    return i, j
-
-
-def _choose(lv: _Level, i: int, j: int, s: float, e: float, lo: int, hi: int,
+def _choose(lv: Level, i: int, j: int, s: float, e: float, lo: int, hi: int,
             opts: BoundaryOptions) -> tuple[int, int] | None:
     """Word indices of the best unit run for proposal words i..j, or None if no run fits."""
     us = lv.units
@@ -178,22 +127,22 @@ def _choose(lv: _Level, i: int, j: int, s: float, e: float, lo: int, hi: int,
     starts = sorted(k for k in starts if k < len(us) and us[k].first >= lo and us[k].last <= hi)
     ends = {b, b - 1 if j != us[b].last else b}
     ends |= {k for k in range(b + 1, len(us)) if us[k].end <= e + SNAP_REACH}
-    ends = sorted(k for k in ends if k >= 0 and us[k].complete and us[k].first >= lo and us[k].last <= hi)
+    ends = sorted(k for k in ends if k >= 0 and us[k].complete and lo <= us[k].first and us[k].last <= hi)
 
     def length(ua: int, ub: int) -> float:
         return us[ub].end - us[ua].start
 
     # Nearest fitting pair; on a tie, the wider one (whole sentences rather than fewer).
     # A proposal already past max_len skips this: it keeps its start and shrinks below.
-    pairs = sorted((abs(us[ua].start - s) + abs(us[ub].end - e), ua, -ub)
-                   for ua in starts for ub in ends
-                   if ua <= ub and opts.min_len <= length(ua, ub) <= opts.max_len
-                   and e - s <= opts.max_len)
-    if pairs:
-        return us[pairs[0][1]].first, us[-pairs[0][2]].last
+    if e - s <= opts.max_len:
+        pairs = sorted((abs(us[ua].start - s) + abs(us[ub].end - e), ua, -ub)
+                       for ua in starts for ub in ends
+                       if ua <= ub and opts.min_len <= length(ua, ub) <= opts.max_len)
+        if pairs:
+            return us[pairs[0][1]].first, us[-pairs[0][2]].last
     # Too long (or the end sentence unfinished): keep the start, roll the end back.
     for ua in sorted(starts, key=lambda k: (abs(us[k].start - s), k)):
-        for ub in range(min(b, len(us) - 1), ua - 1, -1):
+        for ub in range(b, ua - 1, -1):
             if not (us[ub].complete and us[ub].last <= hi) or length(ua, ub) > opts.max_len:
                 continue
             if length(ua, ub) >= opts.min_len:
@@ -202,8 +151,8 @@ def _choose(lv: _Level, i: int, j: int, s: float, e: float, lo: int, hi: int,
     return None
 
 
-def _snap(doc: _Doc, i: int, j: int, s: float, e: float, lo: int, hi: int,
-          opts: BoundaryOptions) -> tuple[int, int, _Level] | str:
+def _snap(doc: Doc, i: int, j: int, s: float, e: float, lo: int, hi: int,
+          opts: BoundaryOptions) -> tuple[int, int, Level] | str:
     """Sentence boundaries first, clause boundaries if none fit; a reason if neither does."""
     for lv in (doc.sent, doc.clause):
         pick = _choose(lv, i, j, s, e, lo, hi, opts)
@@ -216,7 +165,9 @@ def _snap(doc: _Doc, i: int, j: int, s: float, e: float, lo: int, hi: int,
     return f"no sentence or clause boundary gives a clip of {opts.min_len:g}-{opts.max_len:g} s"
 
 
-def _flags(doc: _Doc, i: int, j: int, f: int, last: int, lv: _Level, opts: BoundaryOptions) -> list[str]:
+def _flags(doc: Doc, i: int, j: int, f: int, last: int, lv: Level,
+           opts: BoundaryOptions) -> list[str]:
+    """Flags for proposal words i..j cut as words f..last at level lv."""
     sent = doc.sent
     a, b = sent.units[sent.unit_of[i]], sent.units[sent.unit_of[j]]
     flags = []
@@ -240,7 +191,7 @@ def _score(span: Span) -> float:
     return span.score if is_finite(span.score) else 0
 
 
-def _overlap(doc: _Doc, x: _Cut, y: _Cut) -> float:
+def _overlap(doc: Doc, x: _Cut, y: _Cut) -> float:
     """Overlap of two cuts' speech as a fraction of the shorter one."""
     w = doc.words
     inter = min(w[x.last].end, w[y.last].end) - max(w[x.first].start, w[y.first].start)
@@ -248,10 +199,11 @@ def _overlap(doc: _Doc, x: _Cut, y: _Cut) -> float:
     return max(0.0, inter) / shorter
 
 
-def _trim(doc: _Doc, c: _Cut, kept: list[_Cut], opts: BoundaryOptions) -> _Cut | str:
+def _trim(doc: Doc, c: _Cut, kept: list[_Cut], opts: BoundaryOptions) -> _Cut | str:
     """Re-snap c inside the largest part of it that no kept clip covers."""
     w, taken = doc.words, sorted((k.first, k.last) for k in kept)
-    pieces, at = [], c.first
+    pieces: list[tuple[int, int]] = []
+    at = c.first
     for kf, kl in taken:
         if kf > at and at <= c.last:
             pieces.append((at, min(kf - 1, c.last)))
@@ -271,7 +223,8 @@ def _trim(doc: _Doc, c: _Cut, kept: list[_Cut], opts: BoundaryOptions) -> _Cut |
     return _Cut(c.index, c.span, f, last, c.i0, c.j0, [*flags, FLAG_TRIMMED])
 
 
-def _resolve(doc: _Doc, cuts: list[_Cut], opts: BoundaryOptions) -> tuple[list[_Cut], list[tuple[int, Dropped]]]:
+def _resolve(doc: Doc, cuts: list[_Cut],
+             opts: BoundaryOptions) -> tuple[list[_Cut], list[tuple[int, Dropped]]]:
     """Higher score first: keep, drop as a near-duplicate, or trim to the free part."""
     kept: list[_Cut] = []
     dropped: list[tuple[int, Dropped]] = []
@@ -290,7 +243,7 @@ def _resolve(doc: _Doc, cuts: list[_Cut], opts: BoundaryOptions) -> tuple[list[_
     return sorted(kept, key=lambda k: k.first), dropped
 
 
-def _cut_points(doc: _Doc, c: _Cut, padding: float) -> tuple[float, float]:
+def _cut_points(doc: Doc, c: _Cut, padding: float) -> tuple[float, float]:
     """Padding reaches into silence only: never past the neighbour word or the media."""
     w = doc.words
     start = max(w[c.first].start - padding, w[c.first - 1].end if c.first > 0 else 0.0)
@@ -304,7 +257,7 @@ def plan_clips(words: list[Word], spans: list[Span], media_duration: float,
     opts = opts or BoundaryOptions()
     if not is_finite(media_duration) or media_duration <= 0:
         return [], [Dropped(sp, f"media duration is unknown ({media_duration!r})") for sp in spans]
-    doc = _prepare(words, media_duration, opts.pause)
+    doc = prepare_doc(words, media_duration, opts.pause)
     cuts: list[_Cut] = []
     dropped: list[tuple[int, Dropped]] = []
     last = len(doc.words) - 1
@@ -317,7 +270,7 @@ def plan_clips(words: list[Word], spans: list[Span], media_duration: float,
             dropped.append((idx, Dropped(span, "the transcript has no words")))
             continue
         s, e = max(0.0, span.start), min(media_duration, span.end)
-        i, j = _word_range(doc, s, e, 0, last)
+        i, j = doc.word_range(s, e, 0, last)
         got = _snap(doc, i, j, s, e, 0, last, opts) if i <= j else "no speech inside the span"
         if isinstance(got, str):
             dropped.append((idx, Dropped(span, got)))

@@ -1,5 +1,7 @@
 """Word-level helpers for stages.boundaries: timing repair, sentence/clause units, quote matching.
 
+Doc is the transcript as plan_clips sees it (repaired, clipped to the media, split).
+
 Everything here is pure: lists in, new lists out, no I/O, no clock, no randomness.
 """
 
@@ -8,13 +10,14 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from bisect import bisect_left
-from dataclasses import dataclass, replace
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 
 from clipforge.records import Word
 
-# An untimed word with no neighbour to borrow from gets this long (seconds).
+# An untimed word gets at most this long (seconds): it sits next to its neighbour in the
+# same sentence rather than spreading over a whole pause.
 DEFAULT_WORD_LEN = 0.3
 # Below this share per word, a gap is too small to hold untimed words and they
 # borrow time from a neighbour word instead.
@@ -178,7 +181,7 @@ def _sentence_ends(words: list[Word], pause: float) -> tuple[list[bool], list[bo
 
 def split_sentences(words: list[Word], pause: float) -> list[Sentence]:
     """Group timed words (see repair_word_timings) into sentences: punctuation or a gap >= pause ends one."""
-    words = [w for w in words if w.text.strip()]
+    words = [w for w in words if isinstance(w.text, str) and w.text.strip()]
     ends, real = _sentence_ends(words, pause)
     return _units(words, ends, real)
 
@@ -193,6 +196,54 @@ def split_clauses(words: list[Word], pause: float) -> list[Sentence]:
         if t.endswith(_CLAUSE_END) or t in _DASH_TOKENS or short_pause:
             ends[i] = real[i] = True
     return _units(words, ends, real)
+
+
+@dataclass
+class Level:
+    """Sentences or clauses, with each word's unit index."""
+
+    units: list[Sentence]
+    unit_of: list[int]
+    clause: bool
+
+    @classmethod
+    def of(cls, units: list[Sentence], n: int, clause: bool) -> Level:
+        unit_of = [0] * n
+        for k, u in enumerate(units):
+            unit_of[u.first:u.last + 1] = [k] * (u.last - u.first + 1)
+        return cls(units, unit_of, clause)
+
+
+@dataclass
+class Doc:
+    """The transcript as plan_clips sees it: repaired, clipped to the media, split."""
+
+    words: list[Word]
+    repaired: list[bool]  # per word: its timing came from its neighbours
+    sent: Level
+    clause: Level
+    duration: float
+    starts: list[float] = field(default_factory=list)  # word starts/ends, for bisect
+    ends: list[float] = field(default_factory=list)
+
+    def word_range(self, s: float, e: float, lo: int, hi: int) -> tuple[int, int]:
+        """First word ending after s and last word starting before e, within words[lo..hi]."""
+        return bisect_right(self.ends, s, lo, hi + 1), bisect_left(self.starts, e, lo, hi + 1) - 1
+
+
+def prepare_doc(words: list[Word], duration: float, pause: float) -> Doc:
+    fixed, repaired = repair_timings(words)
+    # Speech past the media's end cannot be cut; a word straddling it ends with the media.
+    keep = [k for k, w in enumerate(fixed) if w.start < duration]
+    ws = [replace(fixed[k], end=min(fixed[k].end, duration)) for k in keep]
+    levels = []
+    for units, clause in ((split_sentences(ws, pause), False), (split_clauses(ws, pause), True)):
+        # The transcript's last run is unfinished unless the media goes quiet after it.
+        if units and duration - ws[-1].end >= pause:
+            units[-1].complete = True
+        levels.append(Level.of(units, len(ws), clause))
+    return Doc(ws, [repaired[k] for k in keep], levels[0], levels[1], duration,
+               [w.start for w in ws], [w.end for w in ws])
 
 
 # --- quote matching -------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -92,7 +93,11 @@ def _parse(path: Path) -> RunState:
     return RunState(**data)
 
 
-def load_state_file(path: Path = STATE_FILE, *, warn=print) -> RunState | None:
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def load_state_file(path: Path = STATE_FILE, *, warn=_stderr) -> RunState | None:
     """The saved state, None if there is none; a damaged file falls back to the last good copy."""
     if not path.exists():
         return None

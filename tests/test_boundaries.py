@@ -92,7 +92,8 @@ def test_clip_record_fields():
 @pytest.mark.parametrize("text, span, duration, opts, first, last, flags", [
     # a long pause ends a sentence without punctuation
     ("one two three | four five six | seven", (1.6, 3.0), 5.0, SMALL, "four", "six", []),
-    ("one two three | four five six | seven", (2.5, 3.2), 5.0, SMALL, "four", "six", ["crossed_sentence_start"]),
+    ("one two three | four five six | seven", (2.5, 3.2), 5.0, SMALL,
+     "four", "six", ["crossed_sentence_start"]),
     # an unfinished last sentence is no end: roll back; trailing silence in the media finishes it
     ("One two three. Four five six", (0.0, 3.0), 3.0, SMALL, "One", "three.", ["end_rolled_back"]),
     ("One two three. Four five six", (0.0, 3.0), 4.0, SMALL, "One", "six", []),
@@ -162,6 +163,12 @@ def test_no_words_drops_every_span(words):
     assert clips == [] and [d.code for d in dropped] == [None, None] and all(d.reason for d in dropped)
 
 
+def test_words_with_empty_text_are_ignored():
+    ws = [*T1[:4], Word("", 2.2, 2.3), Word("  ", 2.25, 2.25), *T1[4:]]
+    c = one(ws, (1.9, 3.0))
+    assert (c.text, c.start, c.end, c.flags) == ("Four five six.", pytest.approx(1.7), pytest.approx(3.2), [])
+
+
 @pytest.mark.parametrize("duration", [0.0, -1.0, NAN, None])
 def test_unknown_media_duration_drops_every_span(duration):
     assert plan(T1, [(0, 3)], duration)[0] == []
@@ -224,7 +231,8 @@ def test_repair_word_timings(given, expected):
 
 
 def test_untimed_word_in_a_clip_is_flagged():
-    ws = [Word("It", 0, .5), Word("costs", .6, 1), Word("$5.", 0, 0), Word("Next", 2, 2.5), Word("one.", 2.6, 3)]
+    ws = [Word("It", 0, .5), Word("costs", .6, 1), Word("$5.", 0, 0),
+          Word("Next", 2, 2.5), Word("one.", 2.6, 3)]
     c = one(ws, (0, 1.5), 3.5, BoundaryOptions(min_len=1.0, max_len=4.0))
     assert (c.last_word, c.flags) == ("$5.", ["repaired_timing"])
     assert (c.start, c.end) == (0.0, pytest.approx(1.5))  # "$5." took 1.0-1.3, after "costs"
@@ -297,7 +305,8 @@ def cases(draw, untimed: bool = False):
     ws = draw(transcripts(untimed))
     duration = max([w.end for w in ws if w.end] + [1.0]) + draw(st.floats(0, 2))
     t = st.floats(-2, duration + 2)
-    spans = [Span(draw(t), draw(t), score=draw(st.integers(0, 3))) for _ in range(draw(st.integers(1, 5)))]
+    starts = [draw(t) for _ in range(draw(st.integers(1, 5)))]
+    spans = [Span(s, s + draw(st.floats(-1, 12)), score=draw(st.integers(0, 3))) for s in starts]
     min_len = draw(st.floats(0.2, 5))
     opts = BoundaryOptions(min_len=min_len, max_len=min_len + draw(st.floats(0, 10)),
                            padding=draw(st.floats(0, 0.5)), pause=draw(st.floats(0.2, 1.5)),
@@ -314,6 +323,8 @@ def check(words, spans, duration, opts):
         assert 0 <= c.start < c.end <= duration
         assert opts.min_len - 1e-9 <= c.duration <= opts.max_len + 2 * opts.padding + 1e-9
         assert set(c.flags) <= set(FLAGS)
+        inside = [w.text for w in words if c.start <= w.start and w.end <= c.end]
+        assert (c.first_word, c.last_word) == (inside[0], inside[-1])
     assert all(a.end <= b.start for a, b in zip(clips, clips[1:]))
     assert [c.id for c in clips] == [f"seg{n:03d}" for n in range(1, len(clips) + 1)]
 
@@ -333,6 +344,8 @@ def test_property_untimed_words(case):
     assert all(0 <= w.start < w.end for w in fixed)
     assert all(a.end <= b.start for a, b in zip(fixed, fixed[1:]))
     assert repair_word_timings(fixed) == fixed  # idempotent
-    check(fixed, spans, duration, opts)  # cuts judged against the timings plan_clips used
+    # Cuts are judged against the timings plan_clips used: repaired, ending with the media.
+    check([Word(w.text, w.start, min(w.end, duration)) for w in fixed if w.start < duration],
+          spans, duration, opts)
     cuts = [(c.start, c.end, c.text) for c in plan_clips(words, spans, duration, opts)[0]]
     assert cuts == [(c.start, c.end, c.text) for c in plan_clips(fixed, spans, duration, opts)[0]]
