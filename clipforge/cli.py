@@ -14,6 +14,8 @@ import traceback
 from doit.cmd_base import DoitCmdBase
 from doit.cmd_forget import Forget as DoitForget
 from doit.cmd_run import Run as DoitRun
+from doit.cmdparse import CmdParseError
+from doit.exceptions import InvalidCommand, InvalidTask
 
 from clipforge.errors import ClipforgeError, ErrorCode
 from clipforge.lock import RunLock
@@ -33,6 +35,11 @@ def guarded(fn) -> int:
         return err.code.exit_status
     except KeyboardInterrupt:
         err = ClipforgeError("interrupted", code=ErrorCode.INTERRUPTED)
+        print(err.one_line(), file=sys.stderr)
+        return err.code.exit_status
+    except (CmdParseError, InvalidCommand, InvalidTask) as exc:
+        err = ClipforgeError(str(exc).splitlines()[0], code=ErrorCode.BAD_OPTION,
+                             hint="see `doit help run` and README, Options")
         print(err.one_line(), file=sys.stderr)
         return err.code.exit_status
     except Exception as exc:  # a bug or an environment problem: still one line unless asked

@@ -102,6 +102,8 @@ def doit_task(step: Step, *, doc: str, file_dep: list[str] = (), task_dep: list[
     """A doit task dict for `step`, current only when the state file's checksums say so."""
     from state import CURRENT
 
+    own_inputs, deps = step.inputs, list(file_dep)
+    step.inputs = lambda: sorted(set(own_inputs()) | set(deps))  # every file_dep is checkpointed too
     name = step.task.split(":")
     task = {
         "actions": [(execute, [step])],

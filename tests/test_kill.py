@@ -1,0 +1,126 @@
+"""kill -9 (and SIGTERM) at many instants, then `doit --retry`: same clips, nothing redone, nothing left over."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_project, run_ok
+from tests.test_resume import clip_summary, executed, skipped
+
+# Several 30-second transcription chunks, two short clips.
+OPTS = ["clips=2", "min_len=8", "max_len=25", "chunk_minutes=0.5"]
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    proj = make_project(tmp_path_factory.mktemp("kill-baseline") / "proj")
+    run_ok(proj.doit(*OPTS))
+    return clip_summary(proj.manifest())
+
+
+def children_in(folder: Path) -> list[str]:
+    """Processes (other than pytest) whose working directory is `folder`: orphaned ffmpeg would be here."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            if os.readlink(f"/proc/{pid}/cwd") == str(folder):
+                found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120])
+        except OSError:
+            continue
+    return found
+
+
+def wait_for(predicate, proc, timeout=120.0) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.02)
+    return False
+
+
+def kill9(project, proc) -> None:
+    os.kill(proc.pid, signal.SIGKILL)  # the doit process only, as `kill -9 PID` would
+    proc.wait(timeout=30)
+    deadline = time.time() + 5
+    while children_in(project.path) and time.time() < deadline:
+        time.sleep(0.05)  # the kernel delivers the children's death signal asynchronously
+    assert children_in(project.path) == [], "orphaned child processes after kill -9"
+
+
+def test_kill_mid_transcription_resumes_from_the_first_unfinished_chunk(project, baseline):
+    proc = project.popen(*OPTS)
+    chunk0, chunk1 = project.temp("transcribe/chunk000.json"), project.temp("transcribe/chunk001.json")
+    assert wait_for(chunk0.exists, proc), proc.stdout.read()
+    kill9(project, proc)
+    st = project.state()
+    assert st["completed_segments"]["transcribe"][0] == "chunk000"
+    done_chunks = st["completed_segments"]["transcribe"]
+    assert len(json.loads(project.temp("chunks.json").read_text())["chunks"]) >= 3
+    stamps = {c: project.temp(f"transcribe/{c}.json").stat().st_mtime_ns for c in done_chunks}
+
+    out = run_ok(project.doit("--retry", "transcript")).stdout
+    for c in done_chunks:
+        assert f"transcribe:{c}" in skipped(out)
+        assert project.temp(f"transcribe/{c}.json").stat().st_mtime_ns == stamps[c], f"{c} was transcribed again"
+    assert not chunk1.exists() or "transcribe:chunk001" in executed(out) | skipped(out)
+    run_ok(project.doit())
+    assert clip_summary(project.manifest()) == baseline
+
+
+def test_kill_mid_extraction_leaves_no_partial_clip_and_resumes(project, baseline):
+    proc = project.popen(*OPTS)
+    extract_dir = project.temp("extract")
+    assert wait_for(lambda: extract_dir.is_dir() and any(".part" in p.name for p in extract_dir.iterdir()), proc), \
+        proc.stdout.read()
+    kill9(project, proc)
+    st = project.state()
+    assert st["current_stage"] in ("segment", "extract")
+    result = run_ok(project.doit("--retry"))
+    out = result.stdout
+    assert {"download", "chunks", "transcript", "segment"} <= skipped(out)
+    assert clip_summary(project.manifest()) == baseline
+    assert not project.temp().exists() or not [p for p in project.temp().rglob("*") if p.is_file()]
+    names = sorted(p.name for p in (project.path / "clips").iterdir())
+    assert len(names) == len(baseline) + 1 and "manifest.json" in names, names  # no duplicates
+
+
+@pytest.mark.parametrize("delay", [0.4, 1.5, 3.0, 5.0, 8.0])
+def test_kill_at_any_instant_then_retry_gives_identical_clips(project, baseline, delay):
+    proc = project.popen(*OPTS)
+    time.sleep(delay)
+    if proc.poll() is None:
+        kill9(project, proc)
+    if project.state_file.exists():
+        json.loads(project.state_file.read_text())  # never torn
+    run_ok(project.doit("--retry"))
+    assert clip_summary(project.manifest()) == baseline
+    assert not project.state_file.exists()
+    leftovers = [p for p in project.path.rglob("*") if ".part" in p.name]
+    assert leftovers == []
+
+
+def test_sigterm_is_recorded_as_an_interruption_and_kills_ffmpeg(project, baseline):
+    proc = project.popen(*OPTS)
+    extract_dir = project.temp("extract")
+    assert wait_for(lambda: extract_dir.is_dir() and any(".part" in p.name for p in extract_dir.iterdir()), proc)
+    proc.send_signal(signal.SIGTERM)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130, out
+    assert "INTERRUPTED" in out and "Traceback" not in out
+    assert children_in(project.path) == []
+    st = project.state()
+    assert st["failure_point"]["code"] == "INTERRUPTED"
+    assert not [p for p in project.temp().rglob("*") if ".part" in p.name]
+    run_ok(project.doit("--retry"))
+    assert clip_summary(project.manifest()) == baseline
