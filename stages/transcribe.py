@@ -122,25 +122,46 @@ def _shift(seg, offset: float) -> TranscriptSegment:
 
 
 def merge(chunks_file: str, chunk_files: list[str], transcript_out: str, model_name: str) -> None:
-    """Concatenate chunk transcripts in global time; a word belongs to the chunk holding its midpoint."""
+    """Concatenate chunk transcripts in global time, keeping each word once.
+
+    A word belongs to the chunk holding its midpoint; a word that two chunks both
+    report (with slightly different times) at their shared edge is kept once.
+    """
     plan = read_json(chunks_file)
     segments: list[TranscriptSegment] = []
+    kept: list[Word] = []
     language = ""
     for path in chunk_files:
         data = read_json(path)
         c = data["chunk"]
         language = language or data.get("language", "")
         for s in data["segments"]:
-            words = [Word(**w) for w in s["words"] if c["start"] <= (w["start"] + w["end"]) / 2 < c["end"] + 1e-6]
+            words = [Word(**w) for w in s["words"]
+                     if c["start"] <= (w["start"] + w["end"]) / 2 < c["end"] + 1e-6]
+            words = [w for w in words if not _repeats(w, kept[-3:])]
             if s["words"] and not words:
                 continue
-            segments.append(TranscriptSegment(start=s["start"], end=s["end"], text=s["text"], words=words))
+            kept.extend(words)
+            text = s["text"] if len(words) == len(s["words"]) else " ".join(w.text for w in words)
+            segments.append(TranscriptSegment(start=s["start"], end=s["end"], text=text, words=words))
     segments.sort(key=lambda s: s.start)
     transcript = Transcript(language=language, duration=plan["duration"], segments=segments, model=model_name)
     if not transcript.words():
         raise TranscribeError("no speech was found in the input; clipforge picks clips from speech",
                               code=ErrorCode.NO_AUDIO, hint="pass a video with spoken words")
     write_json(transcript_out, transcript.to_dict())
+
+
+def _repeats(word: Word, recent: list[Word]) -> bool:
+    def norm(t: str) -> str:
+        return "".join(ch for ch in t.lower() if ch.isalnum())
+
+    for prev in recent:
+        overlap = min(word.end, prev.end) - max(word.start, prev.start)
+        shortest = max(min(word.end - word.start, prev.end - prev.start), 1e-3)
+        if overlap > 0.5 * shortest and norm(word.text) == norm(prev.text):
+            return True
+    return False
 
 
 def load_transcript(path: str | Path) -> Transcript:
