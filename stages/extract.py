@@ -15,7 +15,8 @@ from clipforge.records import ClipPlan
 
 
 def ffmpeg_args(source: str, start: float, duration: float, out: str, cut: str, has_video: bool = True) -> list[str]:
-    args = ["-ss", f"{start:.3f}", "-i", source, "-t", f"{duration:.3f}", "-map", "0:a:0"]
+    # -t as an input option: the output-side -t can hang ffmpeg 9 (both streams, cut ending just before EOF).
+    args = ["-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", source, "-map", "0:a:0"]
     if has_video:
         args[6:6] = ["-map", "0:v:0"]
     if cut == "copy":

@@ -7,6 +7,7 @@ behaviour from `script` (a list), or `default` once the script is spent:
   fenced       the smart reply wrapped in ```json fences
   bad_json     text that is not JSON
   schema       JSON that breaks the clips schema
+  impossible   valid JSON whose clips lie outside the media or end before they start
   rate_limit   HTTP 429 with Retry-After: 1
   slow         sleep `slow_seconds` (past a short client timeout), then smart
   error500     HTTP 500
@@ -30,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 LINE = re.compile(r"^\[(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)\]\s*(.*)$")
-BEHAVIOURS = ("smart", "fenced", "bad_json", "schema", "rate_limit", "slow", "error500",
+BEHAVIOURS = ("smart", "fenced", "bad_json", "schema", "impossible", "rate_limit", "slow", "error500",
               "unauthorized", "not_found")
 
 
@@ -118,6 +119,10 @@ class _Handler(BaseHTTPRequestHandler):
             content = f"```json\n{content}\n```"
         elif behaviour == "bad_json":
             content = 'Sure! Here are the best clips: {"clips": [{"start": 1.0,'
+        elif behaviour == "impossible":
+            content = json.dumps({"clips": [
+                {"start": 5000.0, "end": 5030.0, "title": "Past the end", "reason": "r", "score": 90, "quote": "x"},
+                {"start": 40.0, "end": 12.0, "title": "Backwards", "reason": "r", "score": 80, "quote": "y"}]})
         elif behaviour == "schema":
             content = json.dumps({"clips": [{"start": "ten", "end": 20, "title": "x"}]})
         prompt = sum(len(m.get("content") or "") for m in body.get("messages", [])) // 4

@@ -1,0 +1,108 @@
+"""The whole pipeline with an LLM: the real openai client against a loopback OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.conftest import run_ok
+from tests.llm_server import LLMServer
+from tests.test_kill import kill9, wait_for
+from tests.test_resume import executed, skipped
+
+KEY = "sk-test-SECRET-0123456789"
+OPTS = ["clips=2", "min_len=8", "max_len=30", "llm_window_chars=600", "llm_timeout=60", "llm_retries=1"]
+
+
+def llm_env(server: LLMServer) -> dict:
+    return {"OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": KEY}
+
+
+def no_secret_anywhere(project) -> None:
+    for path in project.path.rglob("*"):
+        if path.is_file() and path.suffix in ("", ".json", ".jsonl", ".bak", ".corrupt", ".txt", ".log"):
+            assert KEY not in path.read_text(errors="replace"), f"API key written to {path}"
+
+
+def test_llm_segmenter_makes_clips_and_totals_usage(project):
+    with LLMServer() as server:
+        result = run_ok(project.doit(*OPTS, env=llm_env(server)))
+        windows = len(server.requests)
+    assert windows >= 3, "a 600-character window must split the sample's transcript"
+    assert "llm segmenter" in result.stdout
+    manifest = project.manifest()
+    assert manifest["segmenter"] == "llm"
+    assert manifest["models"]["llm"] == "gpt-4o-mini"
+    usage = manifest["llm_usage"]
+    assert usage["requests"] == windows and usage["total_tokens"] > 0
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    assert 1 <= len(manifest["clips"]) <= 2
+    for clip in manifest["clips"]:
+        assert clip["title"].startswith("Moment at") and clip["reason"] and 0 <= clip["score"] <= 100
+    no_secret_anywhere(project)
+
+
+def test_killed_after_some_windows_resume_sends_no_answered_request_again(project):
+    with LLMServer(script=["smart", "smart", "slow"]) as server:
+        server.slow_seconds = 120
+        proc = project.popen(*OPTS, env=llm_env(server))
+        assert wait_for(lambda: len(server.requests) >= 3, proc, timeout=180), proc.stdout.read()
+        kill9(project, proc)
+        answered = [json.dumps(b["messages"], sort_keys=True) for b in server.requests[:2]]
+        ledger = project.temp("llm_ledger.jsonl").read_text().splitlines()
+        assert len(ledger) == 2
+        server.set_script([], default="smart")
+        before = len(server.requests)
+        result = run_ok(project.doit("--retry", env=llm_env(server)))
+        resent = [json.dumps(b["messages"], sort_keys=True) for b in server.requests[before:]]
+    assert resent, "the unanswered windows must be sent"
+    assert not set(answered) & set(resent), "an answered request was sent again"
+    assert "2 from the ledger" in result.stdout
+    assert {"download", "transcript"} <= skipped(result.stdout)
+    no_secret_anywhere(project)
+
+
+def test_server_failing_forever_is_llm_unreachable_and_keeps_answered_windows(project):
+    with LLMServer(script=["smart"], default="error500") as server:
+        failed = project.doit(*OPTS, env=llm_env(server))
+        out = failed.stdout + failed.stderr
+        assert failed.returncode == 30, out
+        assert "LLM_UNREACHABLE" in out and "Traceback" not in out and KEY not in out
+        st = project.state()
+        assert st["failure_point"] == {**st["failure_point"], "stage": "segment", "code": "LLM_UNREACHABLE"}
+        assert len(project.temp("llm_ledger.jsonl").read_text().splitlines()) == 1
+        no_secret_anywhere(project)
+        server.set_script([], default="smart")
+        first_body = json.dumps(server.requests[0]["messages"], sort_keys=True)
+        before = len(server.requests)
+        result = run_ok(project.doit("--retry", env=llm_env(server)))
+        assert first_body not in [json.dumps(b["messages"], sort_keys=True) for b in server.requests[before:]]
+    assert "segment" in executed(result.stdout)
+
+
+@pytest.mark.parametrize("behaviour", ["bad_json", "schema", "impossible"])
+def test_invalid_replies_fail_with_llm_reply_invalid(project, behaviour):
+    with LLMServer(default=behaviour) as server:
+        result = project.doit(*OPTS, env=llm_env(server))
+    out = result.stdout + result.stderr
+    assert result.returncode == 31, out
+    assert "LLM_REPLY_INVALID" in out and "Traceback" not in out
+    assert project.state()["failure_point"]["stage"] == "segment"
+    assert project.temp("transcript.json").exists(), "finished work is kept"
+
+
+def test_rate_limit_then_success(project):
+    with LLMServer(script=["rate_limit"]) as server:
+        start = time.monotonic()
+        run_ok(project.doit(*OPTS, env=llm_env(server)))
+        assert time.monotonic() - start > 1.0  # Retry-After: 1 was honoured
+        assert server.behaviours[0] == "rate_limit"
+
+
+def test_offline_segmenter_is_forced_even_with_an_llm_configured(project):
+    with LLMServer() as server:
+        run_ok(project.doit(*OPTS, "segmenter=offline", env=llm_env(server)))
+        assert server.requests == []
+    assert project.manifest()["segmenter"] == "offline"
