@@ -6,8 +6,9 @@ import os
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-# Query parameters that identify a video rather than authorise access (YouTube's v, list, t, ...).
-_SAFE_PARAMS = {"v", "list", "t", "index", "start", "end", "id", "p", "page"}
+# Query parameters that identify content rather than grant access (video id, playlist,
+# start time, paging); every other value may be a token and is replaced.
+SAFE_PARAMS = frozenset({"v", "list", "t", "index", "start", "end", "id", "p", "page"})
 REDACTED = "REDACTED"
 
 
@@ -16,15 +17,14 @@ def is_url(text: str) -> bool:
 
 
 def redact_url(url: str) -> str:
-    """Drop user:password@, the fragment, and the values of every non-identifying query parameter."""
+    """Drop user:password@ and the fragment; replace the values of non-identifying query parameters."""
     if not is_url(url):
         return url
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    query = [(k, v if k in _SAFE_PARAMS else REDACTED) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    return urlunsplit((parts.scheme, host, parts.path, urlencode(query, safe=REDACTED), ""))
+    netloc = parts.netloc.rpartition("@")[2]  # "user:pass@host:port" -> "host:port"
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    query = urlencode([(k, v if k.lower() in SAFE_PARAMS else REDACTED) for k, v in pairs], safe=REDACTED)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def secrets_of(text: str) -> list[str]:
@@ -33,7 +33,7 @@ def secrets_of(text: str) -> list[str]:
     if is_url(text):
         parts = urlsplit(text)
         found += [s for s in (parts.username, parts.password) if s]
-        found += [v for k, v in parse_qsl(parts.query) if k not in _SAFE_PARAMS and v]
+        found += [v for k, v in parse_qsl(parts.query) if k.lower() not in SAFE_PARAMS and v]
         if parts.fragment:
             found.append(parts.fragment)
     key = os.environ.get("OPENAI_API_KEY")

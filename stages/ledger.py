@@ -13,22 +13,10 @@ import json
 import os
 import time
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-# Query parameters that identify content rather than grant access (video id, playlist,
-# start time, paging); every other value may be a token and is replaced.
-SAFE_PARAMS = frozenset({"v", "list", "t", "index", "start", "end", "id", "p", "page"})
-REDACTED = "REDACTED"
+from clipforge.redact import REDACTED, SAFE_PARAMS, redact_url  # noqa: F401 (re-exported)
+
 _USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
-
-
-def redact_url(url: str) -> str:
-    """Drop userinfo and the fragment; replace non-safe query values with REDACTED."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rpartition("@")[2]  # "user:pass@host:port" -> "host:port"
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    query = urlencode([(k, v if k.lower() in SAFE_PARAMS else REDACTED) for k, v in pairs])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def request_key(model: str, messages: list[dict], schema: dict, temperature: float, endpoint: str) -> str:
