@@ -125,7 +125,6 @@ def task_extract():
     from stages import extract
 
     has_video = _read(C.source_info, {}).get("has_video", True)
-    extract.announce(O.cut)
     for c in _read(C.segments, {"clips": []})["clips"]:
         plan = ClipPlan.from_dict(c)
         out = C.unit_file("extract", plan.id)

@@ -29,6 +29,7 @@ def ffmpeg_args(source: str, start: float, duration: float, out: str, cut: str, 
 
 
 def run(source: str, plan: ClipPlan, out: str, cut: str, has_video: bool) -> None:
+    announce(cut)
     with atomic_path(out, ".mp4") as tmp:
         run_ffmpeg(ffmpeg_args(source, plan.start, plan.duration, str(tmp), cut, has_video),
                    what=f"extracting {plan.id}")
@@ -38,6 +39,11 @@ def run(source: str, plan: ClipPlan, out: str, cut: str, has_video: bool) -> Non
                               f"for a {plan.duration:.2f} s plan", code=ErrorCode.FFMPEG_FAILED)
 
 
+_announced = False
+
+
 def announce(cut: str) -> None:
-    if cut == "copy":
+    global _announced
+    if cut == "copy" and not _announced:
+        _announced = True
         print("  extract: cut=copy cuts on keyframes: clips may start up to one keyframe interval early")
