@@ -42,8 +42,11 @@ def task_download():
         return done_task(task_download.__doc__)
     from stages import download
 
+    def remember_sha():
+        CURRENT.state.input_sha256 = _read(C.source_info, {}).get("sha256")
+
     step = Step("download", download.run, (O.input, C.media, C.source_info), [C.media, C.source_info],
-                lambda: C.local_input, O.stage_hash("download"), secrets=(O.input,))
+                lambda: C.local_input, O.stage_hash("download"), after=remember_sha, secrets=(O.input,))
     return doit_task(step, doc=task_download.__doc__, file_dep=C.local_input)
 
 

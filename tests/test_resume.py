@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pty
@@ -12,7 +13,7 @@ import time
 
 import pytest
 
-from tests.conftest import make_project, run_ok
+from tests.conftest import SAMPLE, make_project, run_ok
 
 # A shorter run than the default sample: fewer, shorter clips keep the suite quick.
 OPTS = ["clips=2", "min_len=8", "max_len=25"]
@@ -64,6 +65,8 @@ def test_injected_failure_is_recorded_and_resume_runs_only_what_is_missing(proje
     done_before = set(st["tasks"])
     assert fail_at not in done_before
     assert not list(project.temp().rglob("*.part*")), "a failed task's partial output must be removed"
+    if stage != "download":
+        assert st["input_sha256"] == hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
     if unit == "seg002":
         assert st["completed_segments"]["extract"] == ["seg001"]
         assert "seg002" in st["segment_queue"]["extract"]
