@@ -14,6 +14,7 @@ import os
 import time
 from pathlib import Path
 
+from clipforge.fsutil import fsync_dir
 from clipforge.redact import REDACTED, SAFE_PARAMS, redact_url  # noqa: F401 (re-exported)
 
 _USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
@@ -91,19 +92,6 @@ class Ledger:
             f.flush()
             os.fsync(f.fileno())
         if created:
-            _fsync_dir(self.path.parent)  # make the new file's name durable too
+            fsync_dir(self.path.parent)  # make the new file's name durable too
         self._entries[key] = entry
         return entry
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return  # not possible on every platform (Windows); the data itself is synced
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

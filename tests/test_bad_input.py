@@ -76,12 +76,6 @@ def test_not_media(project, name):
     assert not (project.path / "clips").exists()
 
 
-def test_text_file_renamed_to_mp4_elsewhere_in_a_path(project):
-    (project.path / "in").mkdir()
-    shutil.copy(MEDIA / "text.mp4", project.path / "in" / "notes.mp4")
-    check_failure(project.doit("input=in/notes.mp4", timeout=60), "NOT_MEDIA")
-
-
 def test_video_without_audio(project):
     line = check_failure(project.doit(f"input={copy_media(project, 'noaudio.mp4')}", timeout=60), "NO_AUDIO")
     assert "noaudio.mp4" in line
