@@ -416,7 +416,7 @@ def bench_extract(tmp: Path, n: int, quick: bool) -> None:
     d = tmp / "extract"
     d.mkdir()
     src = _make_video(d, f"src{minutes}m", minutes, "640x360", 30, "veryfast", 1)
-    span = minutes * 60 - length - 5
+    span = minutes * 60 - length - 10  # clips spread from 5 s to 5 s before the end
     plans = _plans([round(5 + span * i / max(1, k - 1) + 0.37, 3) for i in range(k)], length)
     outs = d / "out"
     outs.mkdir()

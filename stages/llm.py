@@ -43,6 +43,9 @@ SCHEMA = {
     "additionalProperties": False,
 }
 RESPONSE_FORMAT = {"type": "json_schema", "json_schema": {"name": "clips", "strict": True, "schema": SCHEMA}}
+# For servers without structured output (older llama.cpp, some proxies): JSON mode, the shape
+# spelled out in the prompt, and the same jsonschema check on the reply.
+JSON_MODE = {"type": "json_object"}
 
 SYSTEM_PROMPT = """\
 You pick short clips from a long video, using its transcript.
@@ -53,7 +56,8 @@ Use only times that appear in the transcript lines, which look like "[start-end]
 For each clip give: start and end (seconds), a short title, a one-line reason, \
 a score from 0 to 100 (how engaging it is on its own), and quote: the clip's first few words, verbatim.
 Return up to {clips} clips for this part of the transcript, best first; fewer if few moments qualify.
-Reply with JSON only."""
+Reply with JSON only, shaped like \
+{{"clips": [{{"start": 12.3, "end": 45.6, "title": "...", "reason": "...", "score": 80, "quote": "..."}}]}}."""
 
 
 @dataclass
@@ -181,6 +185,7 @@ def propose_spans(transcript: Transcript, opts: LLMOptions, ledger: Ledger, clie
     usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "requests": 0, "cached": 0}
     windows = split_windows(transcript_lines(transcript), max(1, opts.window_chars), max(0, opts.overlap_chars))
     spans: list[Span] = []
+    fmt = [RESPONSE_FORMAT]  # downgraded once, for every later window, if the server refuses it
     for i, window in enumerate(windows, 1):
         messages = build_messages(window, transcript, opts)
         key = request_key(opts.model, messages, SCHEMA, opts.temperature, endpoint)
@@ -190,7 +195,7 @@ def propose_spans(transcript: Transcript, opts: LLMOptions, ledger: Ledger, clie
             usage["cached"] += 1
             log(f"llm: window {i}/{len(windows)}: reused from ledger")
         else:
-            reply, used = _ask(client, messages, opts, endpoint, secret, sleep, usage)
+            reply, used = _ask(client, messages, opts, endpoint, secret, sleep, usage, fmt, log)
             ledger.append(key, reply, used, opts.model)  # durable before the reply is used
             log(f"llm: window {i}/{len(windows)}: {len(reply['clips'])} clips, {used['total_tokens']} tokens")
         spans.extend(to_spans(reply))
@@ -210,7 +215,8 @@ def _cached_reply(entry: dict | None) -> dict | None:
 
 
 def _ask(client, messages: list[dict], opts: LLMOptions, endpoint: str, secret: str,
-         sleep: Callable[[float], None], usage: dict) -> tuple[dict, dict]:
+         sleep: Callable[[float], None], usage: dict, fmt: list[dict], log: Callable[[str], None]
+         ) -> tuple[dict, dict]:
     """One window: send until a valid reply, within opts.retries retries of any kind."""
     import openai
 
@@ -219,13 +225,18 @@ def _ask(client, messages: list[dict], opts: LLMOptions, endpoint: str, secret: 
 
     where = redact_url(endpoint)
     sent = list(messages)
-    for attempt in range(opts.retries + 1):
+    attempt = 0
+    while True:
         last = attempt == opts.retries
         usage["requests"] += 1
         try:
             resp = client.chat.completions.create(model=opts.model, messages=sent, temperature=opts.temperature,
-                                                  response_format=RESPONSE_FORMAT)
+                                                  response_format=fmt[0])
         except openai.APIStatusError as e:
+            if e.status_code in (400, 422) and fmt[0] is RESPONSE_FORMAT:
+                log(f"llm: {where} refused json_schema output ({e.status_code}); using JSON mode")
+                fmt[0] = JSON_MODE
+                continue  # not the server's fault twice: this does not count as a retry
             if e.status_code not in (408, 429) and e.status_code < 500:  # 408: the server timed out
                 raise LLMError(f"server rejected the request: {e.status_code} {scrub(e.message)} ({where})",
                                hint=_REJECT_HINTS.get(e.status_code)) from None
@@ -250,13 +261,14 @@ def _ask(client, messages: list[dict], opts: LLMOptions, endpoint: str, secret: 
                 sent = [*messages, {"role": "user", "content":
                                     f"Your previous reply was invalid ({_short(str(e), 120)}). "
                                     "Reply with only a JSON object that matches the schema."}]
+                attempt += 1
                 continue
         if last:
             raise LLMError(f"LLM endpoint {where} unreachable after {attempt + 1} attempts "
                            f"(last error: {type(error).__name__})") from None
         wait = delay if delay is not None else opts.backoff * 2 ** attempt
         sleep(min(wait, opts.backoff_cap))
-    raise AssertionError("unreachable")  # the loop always returns or raises
+        attempt += 1
 
 
 _REJECT_HINTS = {

@@ -7,6 +7,7 @@ behaviour from `script` (a list), or `default` once the script is spent:
   fenced       the smart reply wrapped in ```json fences
   bad_json     text that is not JSON
   schema       JSON that breaks the clips schema
+  no_json_schema  HTTP 400 for json_schema output (an older server), smart for JSON mode
   impossible   valid JSON whose clips lie outside the media or end before they start
   rate_limit   HTTP 429 with Retry-After: 1
   slow         sleep `slow_seconds` (past a short client timeout), then smart
@@ -31,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 LINE = re.compile(r"^\[(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)\]\s*(.*)$")
-BEHAVIOURS = ("smart", "fenced", "bad_json", "schema", "impossible", "rate_limit", "slow", "error500",
+BEHAVIOURS = ("smart", "fenced", "bad_json", "schema", "impossible", "no_json_schema", "rate_limit", "slow", "error500",
               "unauthorized", "not_found")
 
 
@@ -111,6 +112,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(401, f"Incorrect API key provided: {token}.", "invalid_api_key")
         if behaviour == "not_found":
             return self._error(404, f"The model `{body.get('model')}` does not exist.", "model_not_found")
+        fmt = (body.get("response_format") or {}).get("type")
+        if behaviour == "no_json_schema" and fmt == "json_schema":
+            return self._error(400, "response_format json_schema is not supported", "invalid_request_error")
         if behaviour == "slow" and owner._stop.wait(owner.slow_seconds):
             return  # shutting down: drop the connection
         user = "\n".join(m.get("content") or "" for m in body.get("messages", []) if m.get("role") == "user")

@@ -35,7 +35,8 @@ class Sleeps(list):
 
 def run(transcript, opts, ledger, **kw):
     kw.setdefault("sleep", Sleeps())
-    return propose_spans(transcript, opts, ledger, log=lambda _msg: None, **kw)
+    kw.setdefault("log", lambda _msg: None)
+    return propose_spans(transcript, opts, ledger, **kw)
 
 
 def no_heavy_overlap(spans):
@@ -242,3 +243,14 @@ def test_models_endpoint(llm_server):
     import openai
     client = openai.OpenAI(base_url=llm_server.url, api_key="x", max_retries=0)
     assert [m.id for m in client.models.list()] == ["test-model"]
+
+
+def test_a_server_without_json_schema_support_gets_json_mode(tmp_path):
+    with LLMServer(default="no_json_schema") as srv:
+        notes = []
+        result = run(make_transcript(20), opts_for(srv, window_chars=100000), Ledger(tmp_path / "l.jsonl"),
+                     log=notes.append)
+        kinds = [b.get("response_format", {}).get("type") for b in srv.requests]
+    assert result.spans
+    assert kinds == ["json_schema", "json_object"]
+    assert any("JSON mode" in n for n in notes)
