@@ -116,12 +116,15 @@ def build_messages(window: list[str], transcript: Transcript, opts: LLMOptions) 
 
 
 _FENCE = re.compile(r"^\s*```[\w-]*\s*\n?(.*?)\n?\s*```\s*$", re.S)
+# Reasoning models served through Ollama or vLLM may prefix their answer with a thinking block.
+_THINK = re.compile(r"^\s*<think>.*?</think>\s*", re.S)
 
 
 def parse_reply(content: str | None) -> dict:
     """JSON-decode and schema-check one reply; raise ValueError with a short reason."""
     if not content:
         raise ValueError("empty reply")
+    content = _THINK.sub("", content)
     m = _FENCE.match(content)  # weaker servers wrap JSON in ```json fences
     text = m.group(1) if m else content
     try:

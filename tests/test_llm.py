@@ -254,3 +254,9 @@ def test_a_server_without_json_schema_support_gets_json_mode(tmp_path):
     assert result.spans
     assert kinds == ["json_schema", "json_object"]
     assert any("JSON mode" in n for n in notes)
+
+
+def test_a_thinking_block_before_the_json_is_ignored():
+    from stages.llm import parse_reply
+
+    assert parse_reply('<think>which moments?\n</think>\n```json\n{"clips": []}\n```') == {"clips": []}
