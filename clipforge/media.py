@@ -111,13 +111,21 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
         pass
 
 
-def run_ffmpeg(args: list[str], *, what: str) -> None:
-    """Run ffmpeg quietly; on failure raise FFmpegError with its last stderr line (DISK_FULL if it says so)."""
+def run_ffmpeg(args: list[str], *, what: str, timeout: float | None = None) -> None:
+    """Run ffmpeg quietly; on failure raise FFmpegError with its last stderr line (DISK_FULL if it says so).
+
+    `timeout` bounds a run that should long have finished: a stuck ffmpeg must become
+    a retryable error, never a run that hangs forever.
+    """
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             preexec_fn=_die_with_parent if os.name == "posix" else None)
     try:
-        _, err = proc.communicate()
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise FFmpegError(f"{what}: ffmpeg did not finish within {timeout:.0f} s and was stopped") from None
     except BaseException:
         # Ctrl-C / SIGTERM: do not leave ffmpeg writing behind us.
         proc.kill()

@@ -32,7 +32,7 @@ def run(source: str, plan: ClipPlan, out: str, cut: str, has_video: bool) -> Non
     announce(cut)
     with atomic_path(out, ".mp4") as tmp:
         run_ffmpeg(ffmpeg_args(source, plan.start, plan.duration, str(tmp), cut, has_video),
-                   what=f"extracting {plan.id}")
+                   what=f"extracting {plan.id}", timeout=120 + 10 * plan.duration)
         info = probe(tmp)  # a clip that does not decode is never renamed into place
         if info.duration < min(0.5, plan.duration / 2):
             raise FFmpegError(f"extracting {plan.id}: ffmpeg wrote a {info.duration:.2f} s clip "
