@@ -21,7 +21,7 @@ DOIT_CONFIG = {
 }
 
 C = load_context()
-O = C.opts
+OPT = C.opts
 # Per-segment stages in order; subtitles, VFX and B-roll slot in after "extract".
 SEGMENT_STAGES = ["extract"]
 DONE = C.done()
@@ -45,8 +45,8 @@ def task_download():
     def remember_sha():
         CURRENT.state.input_sha256 = _read(C.source_info, {}).get("sha256")
 
-    step = Step("download", download.run, (O.input, C.media, C.source_info), [C.media, C.source_info],
-                lambda: C.local_input, O.stage_hash("download"), after=remember_sha, secrets=(O.input,))
+    step = Step("download", download.run, (OPT.input, C.media, C.source_info), [C.media, C.source_info],
+                lambda: C.local_input, OPT.stage_hash("download"), after=remember_sha, secrets=(OPT.input,))
     return doit_task(step, doc=task_download.__doc__, file_dep=C.local_input)
 
 
@@ -58,12 +58,12 @@ def task_chunks():
 
     def run():
         audio.extract_wav(C.media, C.wav)
-        transcribe.plan_chunks(C.wav, C.chunks, O.chunk_minutes)
+        transcribe.plan_chunks(C.wav, C.chunks, OPT.chunk_minutes)
 
     def queue():
         CURRENT.set_queue("transcribe", [c["id"] for c in _read(C.chunks, {"chunks": []})["chunks"]])
 
-    step = Step("chunks", run, (), [C.wav, C.chunks], lambda: [C.media], O.stage_hash("chunks"), after=queue)
+    step = Step("chunks", run, (), [C.wav, C.chunks], lambda: [C.media], OPT.stage_hash("chunks"), after=queue)
     return doit_task(step, doc=task_chunks.__doc__, file_dep=[C.media])
 
 
@@ -74,12 +74,12 @@ def task_transcribe():
         return
     from stages import transcribe
 
-    model = transcribe.ModelOptions(O.whisper_model, O.device, O.compute_type, O.language)
+    model = transcribe.ModelOptions(OPT.whisper_model, OPT.device, OPT.compute_type, OPT.language)
     for c in _read(C.chunks, {"chunks": []})["chunks"]:
         chunk = transcribe.Chunk(**c)
         out = C.chunk_file(chunk.id)
         step = Step(f"transcribe:{chunk.id}", transcribe.transcribe_chunk, (C.wav, chunk, out, model), [out],
-                    lambda: [C.wav], O.stage_hash("transcribe"))
+                    lambda: [C.wav], OPT.stage_hash("transcribe"))
         yield doit_task(step, doc=f"transcribe {chunk.start:.0f}-{chunk.end:.0f} s", file_dep=[C.wav, C.chunks])
 
 
@@ -93,10 +93,10 @@ def task_transcript():
         return [C.chunk_file(c["id"]) for c in _read(C.chunks, {"chunks": []})["chunks"]]
 
     def run():
-        transcribe.merge(C.chunks, chunk_files(), C.transcript, O.whisper_model)
+        transcribe.merge(C.chunks, chunk_files(), C.transcript, OPT.whisper_model)
 
     step = Step("transcript", run, (), [C.transcript], lambda: [C.chunks, *chunk_files()],
-                O.stage_hash("transcribe"))
+                OPT.stage_hash("transcribe"))
     return doit_task(step, doc=task_transcript.__doc__, file_dep=[C.chunks], task_dep=["transcribe"])
 
 
@@ -106,8 +106,8 @@ def task_segment():
         return done_task(task_segment.__doc__)
     from stages import segment
 
-    opts = segment.SegmentOptions(O.resolved_segmenter(), O.clips, O.min_len, O.max_len, O.padding,
-                                  O.llm_model, O.llm_timeout, O.llm_retries, O.llm_window_chars)
+    opts = segment.SegmentOptions(OPT.resolved_segmenter(), OPT.clips, OPT.min_len, OPT.max_len, OPT.padding,
+                                  OPT.llm_model, OPT.llm_timeout, OPT.llm_retries, OPT.llm_window_chars)
 
     def queue():
         ids = [c["id"] for c in _read(C.segments, {"clips": []})["clips"]]
@@ -115,7 +115,7 @@ def task_segment():
             CURRENT.set_queue(stage, ids)
 
     step = Step("segment", segment.run, (C.transcript, C.segments, C.ledger, opts), [C.segments],
-                lambda: [C.transcript], O.stage_hash("segment"), after=queue)
+                lambda: [C.transcript], OPT.stage_hash("segment"), after=queue)
     return doit_task(step, doc=task_segment.__doc__, file_dep=[C.transcript])
 
 
@@ -131,8 +131,8 @@ def task_extract():
     for c in _read(C.segments, {"clips": []})["clips"]:
         plan = ClipPlan.from_dict(c)
         out = C.unit_file("extract", plan.id)
-        step = Step(f"extract:{plan.id}", extract.run, (C.media, plan, out, O.cut, has_video), [out],
-                    lambda: [C.media, C.segments], O.stage_hash("extract"))
+        step = Step(f"extract:{plan.id}", extract.run, (C.media, plan, out, OPT.cut, has_video), [out],
+                    lambda: [C.media, C.segments], OPT.stage_hash("extract"))
         yield doit_task(step, doc=f"{plan.start:.1f}-{plan.end:.1f} s {plan.title}",
                         file_dep=[C.media, C.segments])
 
@@ -152,9 +152,9 @@ def task_render():
         from clipforge.fsutil import read_json, sha256_file
 
         render.run(segment.load_plans(C.segments), clip_files(), read_json(C.source_info), read_json(C.segments),
-                   read_json(C.transcript).get("model", O.whisper_model), C.run_key(), sha256_file(C.segments))
+                   read_json(C.transcript).get("model", OPT.whisper_model), C.run_key(), sha256_file(C.segments))
 
-    step = Step("render", run, (), [], lambda: [C.segments, C.source_info, *clip_files()], O.stage_hash("render"))
+    step = Step("render", run, (), [], lambda: [C.segments, C.source_info, *clip_files()], OPT.stage_hash("render"))
     task = doit_task(step, doc=task_render.__doc__, file_dep=[C.segments, C.source_info], task_dep=[last])
     task["uptodate"] = [lambda: CURRENT.is_current("render", step.config_hash, [], step.inputs())
                         and render.outputs_current(C.run_key())]

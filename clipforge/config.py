@@ -144,7 +144,8 @@ def _check(opts: Options) -> None:
 def load_options(cmdline: dict[str, str] | None = None, pyproject: str = "pyproject.toml") -> Options:
     """Merge defaults, pyproject and command-line variables; raise OptionError on anything unknown."""
     values: dict[str, object] = {}
-    for source, data in (("pyproject.toml [tool.clipforge]", pyproject_defaults(pyproject)), ("command line", cmdline or {})):
+    sources = (("pyproject.toml [tool.clipforge]", pyproject_defaults(pyproject)), ("command line", cmdline or {}))
+    for source, data in sources:
         for name, raw in data.items():
             if name in _IGNORED_VARS:
                 continue

@@ -90,11 +90,9 @@ def _decode_some_audio(container, audio, name) -> None:
     import av
 
     try:
-        for n, frame in enumerate(container.decode(audio)):
+        for n, _frame in enumerate(container.decode(audio)):
             if n >= 3:
                 return
-        if n < 0:  # pragma: no cover
-            pass
     except av.error.FFmpegError as err:
         raise InputError(f"the audio of {name} does not decode ({err.__class__.__name__}); "
                          "the file may be truncated", code=ErrorCode.NOT_MEDIA) from None

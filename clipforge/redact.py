@@ -47,6 +47,7 @@ def scrub(message: str, *sources: str) -> str:
     for source in sources:
         if is_url(source):
             message = message.replace(source, redact_url(source))
-    for secret in sorted(set(s for src in sources for s in secrets_of(src)) | set(secrets_of("")), key=len, reverse=True):
+    secrets = {s for src in sources for s in secrets_of(src)} | set(secrets_of(""))
+    for secret in sorted(secrets, key=len, reverse=True):
         message = message.replace(secret, REDACTED)
     return message

@@ -107,7 +107,8 @@ def transcribe_chunk(wav: str, chunk: Chunk, out: str, opts: ModelOptions) -> No
     except ClipforgeError:
         raise
     except Exception as err:
-        raise TranscribeError(f"transcription of {chunk.id} failed: {err.__class__.__name__}: {str(err)[:160]}") from None
+        reason = f"{err.__class__.__name__}: {str(err)[:160]}"
+        raise TranscribeError(f"transcription of {chunk.id} failed: {reason}") from None
     bar.close()
     language = getattr(info, "language", opts.language) or ""
     write_json(out, {"chunk": asdict(chunk), "language": language,

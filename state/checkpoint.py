@@ -110,7 +110,10 @@ class Checkpoint:
 
 
 def signature(path: str) -> str:
-    """sha256 for our own temp files; size+mtime for the user's source (hashing a 3-hour video on every check is too slow)."""
+    """sha256 for our own temp files; size+mtime for the user's source.
+
+    Hashing a 3-hour video on every up-to-date check would be too slow; doit itself trusts mtime.
+    """
     p = Path(path)
     if not p.exists():
         return "missing"

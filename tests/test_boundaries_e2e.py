@@ -5,8 +5,6 @@ from __future__ import annotations
 import difflib
 import re
 
-import pytest
-
 from stages import transcribe
 from stages.boundaries import FLAGS
 from tests.conftest import run_ok

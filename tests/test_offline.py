@@ -7,7 +7,8 @@ import re
 import time
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clipforge.records import Span, Transcript, TranscriptSegment, Word
 from stages.offline import OfflineOptions, propose_spans

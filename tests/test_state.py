@@ -158,12 +158,12 @@ def test_checkpoint_reruns_a_task_whose_input_changed():
     cp.ensure("/videos/talk.mp4", "cfg")
     write_json("temp_processing/transcript.json", {"a": 1})
     write_json("temp_processing/segments.json", {"clips": []})
-    cp.record_task("segment", "h", ["temp_processing/segments.json"], ["temp_processing/transcript.json"])
+    out, inp = ["temp_processing/segments.json"], ["temp_processing/transcript.json"]
+    cp.record_task("segment", "h", out, inp)
     cp.save()
-    assert Checkpoint().is_current("segment", "h", ["temp_processing/segments.json"], ["temp_processing/transcript.json"])
+    assert Checkpoint().is_current("segment", "h", out, inp)
     write_json("temp_processing/transcript.json", {"a": 2})
-    assert not Checkpoint().is_current("segment", "h", ["temp_processing/segments.json"],
-                                       ["temp_processing/transcript.json"])
+    assert not Checkpoint().is_current("segment", "h", out, inp)
 
 
 def test_units_move_from_queue_to_completed_and_are_saved_at_once():
