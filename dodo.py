@@ -131,7 +131,7 @@ def task_extract():
     for c in _read(C.segments, {"clips": []})["clips"]:
         plan = ClipPlan.from_dict(c)
         out = C.unit_file("extract", plan.id)
-        step = Step(f"extract:{plan.id}", extract.run, (C.media, plan, out, OPT.cut, has_video), [out],
+        step = Step(f"extract:{plan.id}", extract.run, (C.media, plan, out, OPT.cut, has_video, OPT.preset), [out],
                     lambda: [C.media, C.segments], OPT.stage_hash("extract"))
         yield doit_task(step, doc=f"{plan.start:.1f}-{plan.end:.1f} s {plan.title}",
                         file_dep=[C.media, C.segments])

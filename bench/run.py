@@ -322,7 +322,8 @@ def bench_noop(tmp: Path, n: int) -> None:
     t0 = time.perf_counter()
     rc, kills = _run_doit(proj, ["segment"], 600, log)
     if rc != 0:
-        add(Row("no-op doit vs bare doit", None, None, "s", 1.5, skipped=f"`doit segment` failed (exit {rc}), see {log}"))
+        add(Row("no-op doit vs bare doit", None, None, "s", 1.5,
+                skipped=f"`doit segment` failed (exit {rc}), see {log}"))
         return
     total_kills = 0
     for attempt in range(6):
@@ -331,7 +332,8 @@ def bench_noop(tmp: Path, n: int) -> None:
         if rc == 0:
             break
     if rc != 0 or not (proj / "clips" / "manifest.json").exists():
-        add(Row("no-op doit vs bare doit", None, None, "s", 1.5, skipped=f"the full run did not finish (exit {rc}), see {log}"))
+        add(Row("no-op doit vs bare doit", None, None, "s", 1.5,
+                skipped=f"the full run did not finish (exit {rc}), see {log}"))
         return
     if total_kills:
         NOTES.append(f"noop setup: ffmpeg hung {total_kills} time(s) while extracting the sample's clips "

@@ -39,6 +39,7 @@ class Options:
     max_len: float = 60.0
     padding: float = 0.2
     cut: str = "reencode"
+    preset: str = "superfast"  # x264 speed/size trade-off for cut=reencode
 
     def stage_hash(self, stage: str) -> str:
         """Hash of the options `stage` depends on (see STAGE_OPTIONS)."""
@@ -64,6 +65,7 @@ CHOICES = {
     "segmenter": ("auto", "llm", "offline"),
     "cut": ("reencode", "copy"),
     "device": ("cpu", "cuda", "auto"),
+    "preset": ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"),
 }
 
 # Which options each stage reads; anything not listed here cannot invalidate it.
@@ -72,7 +74,7 @@ STAGE_OPTIONS: dict[str, tuple[str, ...]] = {
     "chunks": ("chunk_minutes",),
     "transcribe": ("whisper_model", "device", "compute_type", "language"),
     "segment": ("segmenter", "llm_model", "llm_window_chars", "clips", "min_len", "max_len", "padding"),
-    "extract": ("cut",),
+    "extract": ("cut", "preset"),
     "render": (),
 }
 

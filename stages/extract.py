@@ -14,7 +14,8 @@ from clipforge.media import probe, run_ffmpeg
 from clipforge.records import ClipPlan
 
 
-def ffmpeg_args(source: str, start: float, duration: float, out: str, cut: str, has_video: bool = True) -> list[str]:
+def ffmpeg_args(source: str, start: float, duration: float, out: str, cut: str, has_video: bool = True,
+                preset: str = "superfast") -> list[str]:
     # -t as an input option: the output-side -t can hang ffmpeg 9 (both streams, cut ending just before EOF).
     args = ["-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", source, "-map", "0:a:0"]
     if has_video:
@@ -24,14 +25,14 @@ def ffmpeg_args(source: str, start: float, duration: float, out: str, cut: str, 
     else:
         args += ["-c:a", "aac", "-b:a", "128k"]
         if has_video:
-            args += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"]
+            args += ["-c:v", "libx264", "-preset", preset, "-crf", "20", "-pix_fmt", "yuv420p"]
     return args + ["-movflags", "+faststart", "-f", "mp4", out]
 
 
-def run(source: str, plan: ClipPlan, out: str, cut: str, has_video: bool) -> None:
+def run(source: str, plan: ClipPlan, out: str, cut: str, has_video: bool, preset: str = "superfast") -> None:
     announce(cut)
     with atomic_path(out, ".mp4") as tmp:
-        run_ffmpeg(ffmpeg_args(source, plan.start, plan.duration, str(tmp), cut, has_video),
+        run_ffmpeg(ffmpeg_args(source, plan.start, plan.duration, str(tmp), cut, has_video, preset),
                    what=f"extracting {plan.id}", timeout=120 + 10 * plan.duration)
         info = probe(tmp)  # a clip that does not decode is never renamed into place
         if info.duration < min(0.5, plan.duration / 2):
