@@ -18,10 +18,18 @@ OPTS = ["clips=2", "min_len=8", "max_len=25", "chunk_minutes=0.5"]
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory):
+def uninterrupted(tmp_path_factory):
+    """An uninterrupted run: its transcript (kept by stopping at `transcript` first) and its clips."""
     proj = make_project(tmp_path_factory.mktemp("kill-baseline") / "proj")
+    run_ok(proj.doit(*OPTS, "transcript"))
+    transcript = proj.temp("transcript.json").read_text()
     run_ok(proj.doit(*OPTS))
-    return clip_summary(proj.manifest())
+    return transcript, clip_summary(proj.manifest())
+
+
+@pytest.fixture(scope="module")
+def baseline(uninterrupted):
+    return uninterrupted[1]
 
 
 def children_in(folder: Path) -> list[str]:
@@ -58,7 +66,8 @@ def kill9(project, proc) -> None:
     assert children_in(project.path) == [], "orphaned child processes after kill -9"
 
 
-def test_kill_mid_transcription_resumes_from_the_first_unfinished_chunk(project, baseline):
+def test_kill_mid_transcription_resumes_from_the_first_unfinished_chunk(project, uninterrupted):
+    transcript, baseline = uninterrupted
     proc = project.popen(*OPTS)
     chunk0, chunk1 = project.temp("transcribe/chunk000.json"), project.temp("transcribe/chunk001.json")
     assert wait_for(chunk0.exists, proc), proc.stdout.read()
@@ -74,6 +83,7 @@ def test_kill_mid_transcription_resumes_from_the_first_unfinished_chunk(project,
         assert f"transcribe:{c}" in skipped(out)
         assert project.temp(f"transcribe/{c}.json").stat().st_mtime_ns == stamps[c], f"{c} was transcribed again"
     assert not chunk1.exists() or "transcribe:chunk001" in executed(out) | skipped(out)
+    assert project.temp("transcript.json").read_text() == transcript, "resumed transcript differs"
     run_ok(project.doit())
     assert clip_summary(project.manifest()) == baseline
 
