@@ -119,22 +119,30 @@ def task_segment():
     return doit_task(step, doc=task_segment.__doc__, file_dep=[C.transcript])
 
 
+def _segment_tasks(stage: str, run, *options):
+    """One sub-task per planned clip: `run(input, plan, output, *options)`, where the input is the
+    source for the first per-segment stage and the previous stage's file for that clip after it."""
+    from clipforge.records import ClipPlan
+
+    position = SEGMENT_STAGES.index(stage)
+    for c in _read(C.segments, {"clips": []})["clips"]:
+        plan = ClipPlan.from_dict(c)
+        src = C.media if position == 0 else C.unit_file(SEGMENT_STAGES[position - 1], plan.id)
+        out = C.unit_file(stage, plan.id)
+        step = Step(f"{stage}:{plan.id}", run, (src, plan, out, *options), [out], lambda: [],
+                    OPT.stage_hash(stage))
+        yield doit_task(step, doc=f"{plan.start:.1f}-{plan.end:.1f} s {plan.title}", file_dep=[src, C.segments])
+
+
 @create_after(executed="segment")
 def task_extract():
     """Cut each clip from the source with ffmpeg (one sub-task per clip)."""
     if DONE:
         return
-    from clipforge.records import ClipPlan
     from stages import extract
 
     has_video = _read(C.source_info, {}).get("has_video", True)
-    for c in _read(C.segments, {"clips": []})["clips"]:
-        plan = ClipPlan.from_dict(c)
-        out = C.unit_file("extract", plan.id)
-        step = Step(f"extract:{plan.id}", extract.run, (C.media, plan, out, OPT.cut, has_video, OPT.preset), [out],
-                    lambda: [C.media, C.segments], OPT.stage_hash("extract"))
-        yield doit_task(step, doc=f"{plan.start:.1f}-{plan.end:.1f} s {plan.title}",
-                        file_dep=[C.media, C.segments])
+    yield from _segment_tasks("extract", extract.run, OPT.cut, has_video, OPT.preset)
 
 
 def task_render():
