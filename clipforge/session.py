@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from doit import doit_cmd
 
@@ -75,6 +76,7 @@ def prepare(retry: bool, nocache: bool) -> None:
     elif retry:
         say("--retry: there is no previous run to resume; starting a normal run")
     remove_partials(TEMP_DIR)
+    _remove_root_partials()
     if CURRENT.state is None and pipeline.load_context().done():
         return  # nothing will run: do not write a state file only to delete it
     opts = load_options(cmdline_vars())
@@ -117,6 +119,14 @@ def _resume_or_discard(st, given: dict, retry: bool) -> None:
         say(f"resuming the previous run ({_describe(st)}); no terminal to ask. `doit --nocache` starts fresh")
     if is_url(st.input_source) and "REDACTED" in st.input_source and "input" not in given:
         say("the saved URL had its credentials removed; if the download must be redone, pass input=URL again")
+
+
+def _remove_root_partials() -> None:
+    """A kill mid-write can leave our own `.name.PID.part.ext` files beside the state and in clips/."""
+    for pattern in (".temp_clips*.part*", ".doit-db*.part*", "clips/.*.part.*"):
+        for path in Path().glob(pattern):
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
 
 
 def finish(rc: int) -> int:

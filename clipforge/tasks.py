@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -90,10 +91,8 @@ def remove_partials(folder: Path) -> int:
         if path.is_file() and not path.is_symlink() and ".part" in path.name:
             path.unlink()
             removed += 1
-    for path in folder.rglob("*.dl"):
+    for path in folder.rglob("*.dl"):  # yt-dlp's working folder (stages.download)
         if path.is_dir() and not path.is_symlink():
-            import shutil
-
             shutil.rmtree(path, ignore_errors=True)
     return removed
 
