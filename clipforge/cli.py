@@ -90,6 +90,10 @@ class Run(DoitRun):
                  num_process=0, par_type="process", single=False, auto_delayed_regex=False,
                  force_verbosity=False, failure_verbosity=0, pdb=False, retry=False, nocache=False):
         # doit passes options by the names in this signature (shared/NOTES-doit.md).
+        if num_process:
+            # The checkpoint is one in-process record, and ffmpeg and whisper already use every core.
+            say(f"-n {num_process} ignored: clipforge runs one task at a time")
+            num_process = 0
         return super()._execute(outfile, verbosity, always, continue_, reporter, num_process, par_type,
                                 single, auto_delayed_regex, force_verbosity, failure_verbosity, pdb)
 
