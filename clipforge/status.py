@@ -5,13 +5,18 @@ from __future__ import annotations
 from clipforge.errors import ErrorCode
 from state import CURRENT
 
-STAGES = ["download", "chunks", "transcribe", "transcript", "segment", "extract", "render"]
-UNIT_STAGES = {"transcribe", "extract"}
+BEFORE_CLIPS = ["download", "chunks", "transcribe", "transcript", "segment"]
 
 
-def _stage_row(st, stage: str) -> tuple[str, str]:
+def _stages(st) -> tuple[list[str], set[str]]:
+    """The stage list, with the per-segment stages the segment stage queued (dodo.SEGMENT_STAGES)."""
+    per_clip = [s for s in st.segment_queue if s != "transcribe"] or ["extract"]
+    return BEFORE_CLIPS + per_clip + ["render"], {"transcribe", *per_clip}
+
+
+def _stage_row(st, stage: str, unit_stages: set[str]) -> tuple[str, str]:
     fp = st.failure_point or {}
-    if stage in UNIT_STAGES:
+    if stage in unit_stages:
         done = st.completed_segments.get(stage, [])
         queue = st.segment_queue.get(stage, [])
         detail = f"{len(done)} done, {len(queue)} pending"
@@ -33,10 +38,11 @@ def show() -> int:
     print(f"input:    {st.input_source}")
     print(f"started:  {st.started_at}   updated: {st.updated_at}")
     print(f"{'stage':<12}{'status':<9}detail")
-    rows = [(s, *_stage_row(st, s)) for s in STAGES]
+    stages, unit_stages = _stages(st)
+    rows = [(s, *_stage_row(st, s, unit_stages)) for s in stages]
     for stage, status, detail in rows:
         print(f"{stage:<12}{status:<9}{detail}")
-    for stage in sorted(UNIT_STAGES):
+    for stage in [s for s in stages if s in unit_stages]:
         if st.segment_queue.get(stage):
             print(f"{stage} pending: {' '.join(st.segment_queue[stage])}")
     fp = st.failure_point
