@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from clipforge.errors import ClipforgeError, ErrorCode, LLMReplyError
 from clipforge.fsutil import write_json
@@ -83,7 +83,3 @@ def load_plans(segments_file: str):
     from clipforge.records import ClipPlan
 
     return [ClipPlan.from_dict(c) for c in read_json(segments_file)["clips"]]
-
-
-def options_dict(opts: SegmentOptions) -> dict:
-    return asdict(opts)

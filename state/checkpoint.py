@@ -95,9 +95,6 @@ class Checkpoint:
         st.completed_segments[stage] = done
         st.segment_queue[stage] = [u for u in units if u not in done]
 
-    def clear_failure(self) -> None:
-        self.state.failure_point = None
-
     def record_failure(self, stage: str, unit: str | None, code: str, message: str) -> None:
         st = self.state
         if st is None:
