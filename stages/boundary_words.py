@@ -29,7 +29,7 @@ _SENTENCE_END = (".", "!", "?", "…", "。", "！", "？")
 _CLAUSE_END = (",", ";", ":", "—", "–", "،", "、", "，", "；", "：")
 _DASH_TOKENS = {"-", "--", "—", "–"}
 # Trailing quotes/brackets hide the punctuation before them: `said "stop."`
-_CLOSERS = "\"'”’»)]}"
+CLOSERS = "\"'”’»)]}"
 # "Mr. Smith" is one sentence; a long pause after the abbreviation still splits it.
 _ABBREVIATIONS = {"mr.", "mrs.", "ms.", "dr.", "st.", "vs.", "e.g.", "i.e.", "prof.", "jr.", "sr."}
 
@@ -81,8 +81,9 @@ def _increasing_chain(starts: list[float]) -> list[int]:
     return chain[::-1]
 
 
-def _ends_sentence_by_punct(text: str) -> bool:
-    t = text.strip().rstrip(_CLOSERS)
+def ends_sentence(text: str) -> bool:
+    """True if a word closes a sentence by its punctuation (the one rule both segmenters and cuts share)."""
+    t = text.strip().rstrip(CLOSERS)
     return t.endswith(_SENTENCE_END) and t.lower() not in _ABBREVIATIONS
 
 
@@ -130,7 +131,7 @@ def _fill_run(kept: list[Word], times: list, i: int, j: int) -> None:
     lo = times[p][1] if p is not None else max(0.0, hi - DEFAULT_WORD_LEN * n)
     # Lean on the neighbour in the same sentence, so that sentence cuts stay outside the
     # original word intervals and keep the silence on the other side.
-    borrow_prev = p is not None and (q is None or not _ends_sentence_by_punct(kept[p].text))
+    borrow_prev = p is not None and (q is None or not ends_sentence(kept[p].text))
     if hi - lo >= MIN_WORD_LEN * n:
         width = min(hi - lo, DEFAULT_WORD_LEN * n)
         times[i:j] = _split_evenly(lo, lo + width, n) if borrow_prev else _split_evenly(hi - width, hi, n)
@@ -172,7 +173,7 @@ def _sentence_ends(words: list[Word], pause: float) -> tuple[list[bool], list[bo
     """Per word: does a sentence end after it, and is that end a real one (not just the transcript's end)."""
     n = len(words)
     real = [
-        _ends_sentence_by_punct(w.text) or (i + 1 < n and words[i + 1].start - w.end >= pause)
+        ends_sentence(w.text) or (i + 1 < n and words[i + 1].start - w.end >= pause)
         for i, w in enumerate(words)
     ]
     ends = [r or i == n - 1 for i, r in enumerate(real)]
@@ -190,7 +191,7 @@ def split_clauses(words: list[Word], pause: float) -> list[Sentence]:
     """Finer units: sentences split again at clause punctuation (, ; : —) and shorter pauses."""
     ends, real = _sentence_ends(words, pause)
     for i, w in enumerate(words[:-1]):
-        t = w.text.strip().rstrip(_CLOSERS)
+        t = w.text.strip().rstrip(CLOSERS)
         # A lone dash closes the clause before it, so no clip starts with a dash.
         short_pause = words[i + 1].start - w.end >= pause * CLAUSE_PAUSE_RATIO
         if t.endswith(_CLAUSE_END) or t in _DASH_TOKENS or short_pause:

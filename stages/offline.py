@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from clipforge.errors import OptionError
 from clipforge.records import Span, Transcript, Word
+from stages.boundary_words import CLOSERS, ends_sentence
 
 STOPWORDS = frozenset("""
 a about above across after again against all almost also always am an and another any are aren't around
@@ -35,9 +36,6 @@ won't would wouldn't yeah yes yet you you'd you'll you're you've your yours your
 # First words that tend to open a hook ("Why does...", "Imagine...", "Here's the secret...").
 HOOK_OPENERS = frozenset("why how what imagine here's picture nobody everyone never stop listen "
                          "secret truth surprisingly actually".split())
-_ABBREVIATIONS = frozenset("mr. mrs. ms. dr. st. vs. e.g. i.e. prof. jr. sr.".split())
-_SENTENCE_END = tuple(".!?…。！？")
-_CLOSERS = "\"')]}»”’"
 _PUNCT = "\"'`.,;:!?()[]{}<>«»“”‘’…-—–/\\*_~"
 
 # Score weights (sum 100). Clean edges matter most: a clip that starts or
@@ -88,11 +86,6 @@ def _stem(tok: str) -> str:
     return tok[:-1] if len(tok) > 4 and tok.endswith("s") and not tok.endswith("ss") else tok
 
 
-def _ends_sentence(text: str) -> bool:
-    t = text.strip().rstrip(_CLOSERS)
-    return t.endswith(_SENTENCE_END) and t.lower() not in _ABBREVIATIONS
-
-
 def _split_long(words: list[Word], lo: int, hi: int, limit: float) -> list[tuple[int, int]]:
     """Cut an over-long run at its largest gap in the middle half (balanced, so O(n log n))."""
     t0, t1 = words[lo].start, words[hi].end
@@ -109,7 +102,7 @@ def split_sentences(words: list[Word], pause: float, limit: float) -> list[tuple
     runs, lo = [], 0
     for k, w in enumerate(words):
         last = k == len(words) - 1
-        if last or _ends_sentence(w.text) or words[k + 1].start - w.end >= pause:
+        if last or ends_sentence(w.text) or words[k + 1].start - w.end >= pause:
             runs.extend(_split_long(words, lo, k, limit))
             lo = k + 1
     return runs
@@ -119,7 +112,7 @@ def _make_sentence(words: list[Word], first: int, last: int) -> _Sentence:
     toks = [t for t in (_norm(w.text) for w in words[first:last + 1]) if t]
     return _Sentence(first, last, words[first].start, words[last].end, len(toks),
                      tuple(t for t in toks if _is_content(t)),
-                     words[last].text.strip().rstrip(_CLOSERS).endswith(("?", "？")),
+                     words[last].text.strip().rstrip(CLOSERS).endswith(("?", "？")),
                      toks[0] if toks else "")
 
 
