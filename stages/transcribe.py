@@ -14,7 +14,7 @@ from pathlib import Path
 from clipforge.errors import ClipforgeError, ErrorCode, TranscribeError
 from clipforge.fsutil import read_json, write_json
 from clipforge.records import Transcript, TranscriptSegment, Word
-from stages.audio import read_window, wav_duration
+from stages.audio import RATE, read_window, wav_duration
 
 SEARCH = 30.0  # seconds either side of a chunk mark searched for a silence
 
@@ -52,8 +52,6 @@ def load_chunks(chunks_file: str) -> list[Chunk]:
 def _silence_near(wav: str, mark: float, duration: float) -> float:
     """The middle of the longest pause in speech nearest to `mark` (VAD over a bounded window only)."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    from stages.audio import RATE
 
     lo, hi = max(0.0, mark - SEARCH), min(duration, mark + SEARCH)
     audio = read_window(wav, lo, hi)
