@@ -5,12 +5,12 @@ what it writes under temp_processing/. Freshness comes from the state file
 (.temp_clips.json) through clipforge.tasks, not from doit's database alone.
 """
 
+from clipforge.state import CURRENT
 from doit import create_after
 
 from clipforge.pipeline import load_context
 from clipforge.reporter import ClipforgeReporter
 from clipforge.tasks import Step, doit_task, done_task
-from state import CURRENT
 
 DOIT_CONFIG = {
     "default_tasks": ["render"],  # also makes a bare `doit forget` work (doit #478)
@@ -40,7 +40,7 @@ def task_download():
     """Fetch (yt-dlp) or link the input into temp_processing/ and probe it."""
     if DONE:
         return done_task(task_download.__doc__)
-    from stages import download
+    from clipforge.stages import download
 
     def remember_sha():
         CURRENT.state.input_sha256 = _read(C.source_info, {}).get("sha256")
@@ -54,7 +54,7 @@ def task_chunks():
     """Decode the audio and plan transcription chunks at silences."""
     if DONE:
         return done_task(task_chunks.__doc__)
-    from stages import audio, transcribe
+    from clipforge.stages import audio, transcribe
 
     def run():
         audio.extract_wav(C.media, C.wav)
@@ -72,7 +72,7 @@ def task_transcribe():
     """Transcribe each chunk with faster-whisper (word timestamps, VAD)."""
     if DONE:
         return
-    from stages import transcribe
+    from clipforge.stages import transcribe
 
     model = transcribe.ModelOptions(OPT.whisper_model, OPT.device, OPT.compute_type, OPT.language)
     for c in _read(C.chunks, {"chunks": []})["chunks"]:
@@ -87,7 +87,7 @@ def task_transcript():
     """Merge the chunk transcripts into transcript.json."""
     if DONE:
         return done_task(task_transcript.__doc__)
-    from stages import transcribe
+    from clipforge.stages import transcribe
 
     def chunk_files():
         return [C.chunk_file(c["id"]) for c in _read(C.chunks, {"chunks": []})["chunks"]]
@@ -104,7 +104,7 @@ def task_segment():
     """Choose the clips: an LLM when configured, else the offline segmenter."""
     if DONE:
         return done_task(task_segment.__doc__)
-    from stages import segment
+    from clipforge.stages import segment
 
     opts = segment.SegmentOptions(OPT.resolved_segmenter(), OPT.clips, OPT.min_len, OPT.max_len, OPT.padding,
                                   OPT.llm_model, OPT.llm_timeout, OPT.llm_retries, OPT.llm_window_chars)
@@ -139,7 +139,7 @@ def task_extract():
     """Cut each clip from the source with ffmpeg (one sub-task per clip)."""
     if DONE:
         return
-    from stages import extract
+    from clipforge.stages import extract
 
     has_video = _read(C.source_info, {}).get("has_video", True)
     yield from _segment_tasks("extract", extract.run, OPT.cut, has_video, OPT.preset)
@@ -149,7 +149,7 @@ def task_render():
     """Publish clips/NN-<slug>.mp4 and clips/manifest.json."""
     if DONE:
         return done_task(task_render.__doc__)
-    from stages import render, segment
+    from clipforge.stages import render, segment
 
     last = SEGMENT_STAGES[-1]
 

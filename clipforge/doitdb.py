@@ -44,7 +44,7 @@ class CheckpointDB(JsonDB):
 
     @staticmethod
     def _from_checkpoint(task_id: str, dep: str):
-        from state import CURRENT, signature
+        from clipforge.state import CURRENT, signature
 
         st = CURRENT.state
         rec = st.tasks.get(task_id) if st else None

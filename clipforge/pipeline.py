@@ -67,7 +67,7 @@ class Context:
         """True when clips/ already holds this run's outputs: every task is then up to date."""
         if FRESH:
             return False
-        from stages.render import outputs_current
+        from clipforge.stages.render import outputs_current
 
         return outputs_current(self.run_key(), quick=True)
 
@@ -79,6 +79,6 @@ def load_context() -> Context:
     except ClipforgeError as err:
         print(err.one_line(), file=sys.stderr)
         raise SystemExit(err.code.exit_status) from None
-    from stages.download import source_key
+    from clipforge.stages.download import source_key
 
     return Context(opts=opts, source_key=source_key(opts.input))

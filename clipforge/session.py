@@ -15,9 +15,9 @@ from clipforge import pipeline
 from clipforge.config import cmdline_vars, input_identity, load_options
 from clipforge.errors import ClipforgeError, ErrorCode, StateError
 from clipforge.redact import is_url
+from clipforge.state import CURRENT, TEMP_DIR, delete_state_file, delete_temp_files, load_state_file
+from clipforge.state.store import now
 from clipforge.tasks import remove_partials
-from state import CURRENT, TEMP_DIR, delete_state_file, delete_temp_files, load_state_file
-from state.store import now
 
 
 def say(msg: str) -> None:
@@ -130,7 +130,7 @@ def _remove_root_partials() -> None:
 
 
 def finish(rc: int) -> int:
-    from stages.render import outputs_current
+    from clipforge.stages.render import outputs_current
 
     st = CURRENT.state
     ctx = pipeline.load_context()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from clipforge.errors import ErrorCode
-from state import CURRENT
+from clipforge.state import CURRENT
 
 BEFORE_CLIPS = ["download", "chunks", "transcribe", "transcript", "segment"]
 

@@ -51,7 +51,7 @@ def execute(step: Step):
     """The python-action of every task: run, then checkpoint; on failure record it and keep temp files."""
     from doit.exceptions import TaskFailed
 
-    from state import CURRENT
+    from clipforge.state import CURRENT
 
     hooks.current_task = step.task
     try:
@@ -99,7 +99,7 @@ def remove_partials(folder: Path) -> int:
 
 def doit_task(step: Step, *, doc: str, file_dep: list[str] = (), task_dep: list[str] = (), **extra) -> dict:
     """A doit task dict for `step`, current only when the state file's checksums say so."""
-    from state import CURRENT
+    from clipforge.state import CURRENT
 
     own_inputs, deps = step.inputs, list(file_dep)
     step.inputs = lambda: sorted(set(own_inputs()) | set(deps))  # every file_dep is checkpointed too

@@ -28,9 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from clipforge.errors import ErrorCode
-from clipforge.records import ClipPlan, Span, Word
-from stages.boundary_words import (
+from clipforge.stages.boundary_words import (
     Doc,
     Level,
     Sentence,
@@ -41,6 +39,9 @@ from stages.boundary_words import (
     repair_word_timings,
     split_sentences,
 )
+
+from clipforge.errors import ErrorCode
+from clipforge.records import ClipPlan, Span, Word
 
 __all__ = [
     "BoundaryOptions", "Dropped", "Sentence", "FLAGS", "plan_clips", "repair_word_timings",

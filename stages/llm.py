@@ -14,9 +14,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from clipforge.stages.ledger import Ledger, redact_url, request_key
+
 from clipforge.errors import LLMError, LLMReplyError
 from clipforge.records import Span, Transcript
-from stages.ledger import Ledger, redact_url, request_key
 
 DEFAULT_ENDPOINT = "https://api.openai.com/v1"
 

@@ -13,9 +13,10 @@ from bisect import bisect_left, insort
 from collections import Counter
 from dataclasses import dataclass
 
+from clipforge.stages.boundary_words import CLOSERS, ends_sentence
+
 from clipforge.errors import OptionError
 from clipforge.records import Span, Transcript, Word
-from stages.boundary_words import CLOSERS, ends_sentence
 
 STOPWORDS = frozenset("""
 a about above across after again against all almost also always am an and another any are aren't around

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from clipforge.stages.boundaries import BoundaryOptions, plan_clips
+from clipforge.stages.transcribe import load_transcript
+
 from clipforge.errors import ClipforgeError, ErrorCode, LLMReplyError
 from clipforge.fsutil import write_json
 from clipforge.redact import redact_url
-from stages.boundaries import BoundaryOptions, plan_clips
-from stages.transcribe import load_transcript
 
 
 @dataclass
@@ -31,7 +32,7 @@ def run(transcript_file: str, segments_out: str, ledger_file: str, opts: Segment
     if opts.segmenter == "llm":
         spans, usage, model = _llm_spans(transcript, ledger_file, opts)
     else:
-        from stages.offline import OfflineOptions, propose_spans
+        from clipforge.stages.offline import OfflineOptions, propose_spans
 
         spans = propose_spans(transcript, OfflineOptions(clips=opts.clips, min_len=opts.min_len, max_len=opts.max_len))
     bounds = BoundaryOptions(min_len=opts.min_len, max_len=opts.max_len, padding=opts.padding)
@@ -64,8 +65,8 @@ def _renumber(plans):
 
 
 def _llm_spans(transcript, ledger_file: str, opts: SegmentOptions):
-    from stages.ledger import Ledger
-    from stages.llm import LLMOptions, propose_spans
+    from clipforge.stages.ledger import Ledger
+    from clipforge.stages.llm import LLMOptions, propose_spans
 
     base_url = os.environ.get("OPENAI_BASE_URL") or None
     llm = LLMOptions(model=opts.llm_model, base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY"),

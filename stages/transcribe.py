@@ -11,10 +11,11 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from clipforge.stages.audio import RATE, read_window, wav_duration
+
 from clipforge.errors import ClipforgeError, ErrorCode, TranscribeError
 from clipforge.fsutil import read_json, write_json
 from clipforge.records import Transcript, TranscriptSegment, Word
-from stages.audio import RATE, read_window, wav_duration
 
 SEARCH = 30.0  # seconds either side of a chunk mark searched for a silence
 
@@ -90,7 +91,7 @@ def load_model(opts: ModelOptions):
 
 
 def transcribe_chunk(wav: str, chunk: Chunk, out: str, opts: ModelOptions) -> None:
-    from stages.progress import Progress
+    from clipforge.stages.progress import Progress
 
     model = load_model(opts)
     audio = read_window(wav, chunk.start, chunk.end)

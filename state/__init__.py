@@ -1,8 +1,8 @@
 """The state module: `.temp_clips.json`, the checkpoint every resume trusts."""
 
-from state.checkpoint import CURRENT, TEMP_DIR, Checkpoint, is_inside_temp, signature
-from state.cleanup import delete_temp_files
-from state.store import (
+from clipforge.state.checkpoint import CURRENT, TEMP_DIR, Checkpoint, is_inside_temp, signature
+from clipforge.state.cleanup import delete_temp_files
+from clipforge.state.store import (
     STATE_FILE,
     VERSION,
     RunState,

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from clipforge.state.store import STATE_FILE, RunState, create_state_file, load_state_file, now, save_state_file
+
 from clipforge.fsutil import sha256_file
-from state.store import STATE_FILE, RunState, create_state_file, load_state_file, now, save_state_file
 
 TEMP_DIR = Path("temp_processing")
 

@@ -6,8 +6,8 @@ import os
 import shutil
 from pathlib import Path
 
-from state.checkpoint import TEMP_DIR, is_inside_temp
-from state.store import RunState
+from clipforge.state.checkpoint import TEMP_DIR, is_inside_temp
+from clipforge.state.store import RunState
 
 KEEP = {".lock"}
 

@@ -13,22 +13,10 @@ import time
 
 import pytest
 
-from tests.conftest import SAMPLE, make_project, run_ok
+from tests.helpers import SAMPLE, clip_summary, executed, make_project, run_ok, skipped
 
 # A shorter run than the default sample: fewer, shorter clips keep the suite quick.
 OPTS = ["clips=2", "min_len=8", "max_len=25"]
-
-
-def executed(output: str) -> set[str]:
-    return set(re.findall(r"^\.  (\S+)", output, re.M))
-
-
-def skipped(output: str) -> set[str]:
-    return set(re.findall(r"^-- (\S+)", output, re.M))
-
-
-def clip_summary(manifest: dict) -> list[tuple]:
-    return [(c["id"], c["start"], c["end"], c["title"], c["text"], c["sha256"]) for c in manifest["clips"]]
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +111,7 @@ def test_forget_clears_state_and_temp_files_but_keeps_clips(project):
 
 
 def test_different_input_is_refused_without_a_terminal(project):
-    from tests.conftest import MEDIA
+    from tests.helpers import MEDIA
 
     project.doit(*OPTS, env={"CLIPFORGE_FAIL_AT": "segment"})
     result = project.doit(f"input={MEDIA / 'speech_long.mp3'}")

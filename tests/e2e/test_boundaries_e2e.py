@@ -5,9 +5,10 @@ from __future__ import annotations
 import difflib
 import re
 
-from stages import transcribe
-from stages.boundaries import FLAGS
-from tests.conftest import run_ok
+from clipforge.stages import transcribe
+from clipforge.stages.boundaries import FLAGS
+
+from tests.helpers import run_ok
 from tests.llm_server import LLMServer
 
 OPTS = ["clips=3", "min_len=8", "max_len=30", "padding=0.2"]

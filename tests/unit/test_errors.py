@@ -5,10 +5,10 @@ from __future__ import annotations
 import errno
 
 import pytest
+from clipforge.state import CURRENT
 
 from clipforge.errors import ClipforgeError, ErrorCode
 from clipforge.tasks import Step, classify, execute
-from state import CURRENT
 
 
 def test_every_code_has_a_distinct_exit_status_outside_doits_own():

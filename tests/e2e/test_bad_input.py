@@ -11,7 +11,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from clipforge.errors import ErrorCode
-from tests.conftest import MEDIA, make_project, run_ok
+from tests.helpers import MEDIA, make_project, run_ok
 
 
 class _Quiet(SimpleHTTPRequestHandler):

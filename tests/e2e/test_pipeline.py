@@ -18,7 +18,7 @@ import pytest
 
 import clipforge
 from clipforge.media import ffmpeg_exe
-from tests.conftest import MEDIA, SAMPLE, make_project, run_ok
+from tests.helpers import MEDIA, SAMPLE, make_project, run_ok
 
 STAGES = ["download", "chunks", "transcribe", "transcript", "segment", "extract", "render"]
 CLIP_KEYS = {"id", "file", "start", "end", "duration", "title", "reason", "score", "text", "flags"}

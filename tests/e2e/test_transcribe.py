@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from clipforge.stages import audio, transcribe
 
 from clipforge.fsutil import read_json, write_json
-from stages import audio, transcribe
-from tests.conftest import MEDIA
+from tests.helpers import MEDIA
 
 MODEL = transcribe.ModelOptions()
 

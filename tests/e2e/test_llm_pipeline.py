@@ -7,10 +7,8 @@ import time
 
 import pytest
 
-from tests.conftest import run_ok
+from tests.helpers import executed, kill9, run_ok, skipped, wait_for
 from tests.llm_server import LLMServer
-from tests.test_kill import kill9, wait_for
-from tests.test_resume import executed, skipped
 
 KEY = "sk-test-SECRET-0123456789"
 OPTS = ["clips=2", "min_len=8", "max_len=30", "llm_window_chars=600", "llm_timeout=60", "llm_retries=1"]

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_project, run_ok
-from tests.test_resume import clip_summary, executed, skipped
+from tests.helpers import children_in, clip_summary, executed, kill9, make_project, run_ok, skipped, wait_for
 
 # Several 30-second transcription chunks, two short clips.
 OPTS = ["clips=2", "min_len=8", "max_len=25", "chunk_minutes=0.5"]
@@ -31,39 +28,6 @@ def uninterrupted(tmp_path_factory):
 def baseline(uninterrupted):
     return uninterrupted[1]
 
-
-def children_in(folder: Path) -> list[str]:
-    """Processes (other than pytest) whose working directory is `folder`: orphaned ffmpeg would be here."""
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            if os.readlink(f"/proc/{pid}/cwd") == str(folder):
-                found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120])
-        except OSError:
-            continue
-    return found
-
-
-def wait_for(predicate, proc, timeout=120.0) -> bool:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        if proc.poll() is not None:
-            return False
-        time.sleep(0.02)
-    return False
-
-
-def kill9(project, proc) -> None:
-    os.kill(proc.pid, signal.SIGKILL)  # the doit process only, as `kill -9 PID` would
-    proc.wait(timeout=30)
-    deadline = time.time() + 5
-    while children_in(project.path) and time.time() < deadline:
-        time.sleep(0.05)  # the kernel delivers the children's death signal asynchronously
-    assert children_in(project.path) == [], "orphaned child processes after kill -9"
 
 
 def test_kill_mid_transcription_resumes_from_the_first_unfinished_chunk(project, uninterrupted):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from clipforge.stages.ledger import Ledger
+from clipforge.stages.llm import LLMOptions, merge_spans, propose_spans, split_windows, transcript_lines
 
 from clipforge.errors import ErrorCode, LLMError, LLMReplyError
 from clipforge.records import Transcript, TranscriptSegment
-from stages.ledger import Ledger
-from stages.llm import LLMOptions, merge_spans, propose_spans, split_windows, transcript_lines
 from tests.llm_server import LLMServer, llm_server  # noqa: F401  (fixture)
 
 KEY = "sk-test-SUPERSECRET-0123456789"
@@ -257,6 +257,6 @@ def test_a_server_without_json_schema_support_gets_json_mode(tmp_path):
 
 
 def test_a_thinking_block_before_the_json_is_ignored():
-    from stages.llm import parse_reply
+    from clipforge.stages.llm import parse_reply
 
     assert parse_reply('<think>which moments?\n</think>\n```json\n{"clips": []}\n```') == {"clips": []}

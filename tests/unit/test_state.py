@@ -7,10 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-
-from clipforge.errors import ErrorCode, StateError
-from clipforge.fsutil import atomic_path, write_json
-from state import (
+from clipforge.state import (
     Checkpoint,
     create_state_file,
     delete_state_file,
@@ -18,6 +15,9 @@ from state import (
     load_state_file,
     update_state_file,
 )
+
+from clipforge.errors import ErrorCode, StateError
+from clipforge.fsutil import atomic_path, write_json
 
 
 @pytest.fixture(autouse=True)

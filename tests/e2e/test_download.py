@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MEDIA, SAMPLE, make_project, run_ok
+from tests.helpers import MEDIA, SAMPLE, make_project, run_ok
 
 TOKEN = "SECRET123"
 PASSWORD = "hunter2pw"

@@ -1,0 +1,117 @@
+"""Shared test helpers: a throw-away copy of the project in which tests run real `doit` commands,
+and ways to read what a run printed and to kill it at an observable moment."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MEDIA = ROOT / "tests" / "media"
+SAMPLE = ROOT / "sample" / "talk.mp4"
+
+
+@dataclass
+class Project:
+    """A folder holding dodo.py and pyproject.toml, like a user's checkout."""
+
+    path: Path
+
+    def env(self, **extra: str) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CLIPFORGE_"))}
+        env["PYTHONUNBUFFERED"] = "1"
+        env.update(extra)
+        return env
+
+    def doit(self, *args: str, env: dict | None = None, timeout: float = 300, stdin=subprocess.DEVNULL
+             ) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "doit", *args], cwd=self.path, env=self.env(**(env or {})),
+                              capture_output=True, text=True, timeout=timeout, stdin=stdin)
+
+    def popen(self, *args: str, env: dict | None = None) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "doit", *args], cwd=self.path, env=self.env(**(env or {})),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+    @property
+    def state_file(self) -> Path:
+        return self.path / ".temp_clips.json"
+
+    def state(self) -> dict:
+        return json.loads(self.state_file.read_text())
+
+    def manifest(self) -> dict:
+        return json.loads((self.path / "clips" / "manifest.json").read_text())
+
+    def temp(self, rel: str = "") -> Path:
+        return self.path / "temp_processing" / rel
+
+
+def make_project(dest: Path) -> Project:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("dodo.py", "pyproject.toml"):
+        shutil.copy(ROOT / name, dest / name)
+    (dest / "sample").mkdir(exist_ok=True)
+    shutil.copy(SAMPLE, dest / "sample" / SAMPLE.name)
+    return Project(dest)
+
+
+
+def run_ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def executed(output: str) -> set[str]:
+    return set(re.findall(r"^\.  (\S+)", output, re.M))
+
+
+def skipped(output: str) -> set[str]:
+    return set(re.findall(r"^-- (\S+)", output, re.M))
+
+
+def clip_summary(manifest: dict) -> list[tuple]:
+    return [(c["id"], c["start"], c["end"], c["title"], c["text"], c["sha256"]) for c in manifest["clips"]]
+
+
+def children_in(folder: Path) -> list[str]:
+    """Processes (other than pytest) whose working directory is `folder`: orphaned ffmpeg would be here."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            if os.readlink(f"/proc/{pid}/cwd") == str(folder):
+                found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120])
+        except OSError:
+            continue
+    return found
+
+
+def wait_for(predicate, proc, timeout=120.0) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.02)
+    return False
+
+
+def kill9(project, proc) -> None:
+    os.kill(proc.pid, signal.SIGKILL)  # the doit process only, as `kill -9 PID` would
+    proc.wait(timeout=30)
+    deadline = time.time() + 5
+    while children_in(project.path) and time.time() < deadline:
+        time.sleep(0.05)  # the kernel delivers the children's death signal asynchronously
+    assert children_in(project.path) == [], "orphaned child processes after kill -9"
+
