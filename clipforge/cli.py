@@ -89,7 +89,7 @@ class Run(DoitRun):
     def _execute(self, outfile, verbosity=None, always=False, continue_=False, reporter="console",
                  num_process=0, par_type="process", single=False, auto_delayed_regex=False,
                  force_verbosity=False, failure_verbosity=0, pdb=False, retry=False, nocache=False):
-        # doit passes options by the names in this signature (shared/NOTES-doit.md).
+        # doit passes options by the names in this signature: doit inspects `_execute`'s signature to pick them.
         if num_process:
             # The checkpoint is one in-process record, and ffmpeg and whisper already use every core.
             say(f"-n {num_process} ignored: clipforge runs one task at a time")
@@ -128,6 +128,10 @@ class Forget(DoitForget):
                 for name in list(st.tasks):
                     if name in args or name.split(":")[0] in args:
                         del st.tasks[name]
+                for arg in args:  # a forgotten task's units are pending again in `doit status`
+                    stage, _, unit = arg.partition(":")
+                    if stage in st.completed_segments:
+                        CURRENT.forget_units(stage, [unit] if unit else None)
                 CURRENT.save()
         return rc or 0
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from clipforge.errors import OptionError
+from clipforge.stagelist import stage_options
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,11 +40,24 @@ class Options:
     max_len: float = 60.0
     padding: float = 0.2
     cut: str = "reencode"
-    preset: str = "superfast"  # x264 speed/size trade-off for cut=reencode
+    preset: str = "superfast"  # x264 speed/size trade-off for every encode
+    captions: str = "burn"  # burn (and sidecars), sidecar (SRT/VTT only), off
+    caption_chars: int = 32  # characters per caption line at most
+    caption_words: int = 3  # words per highlighted caption chunk (1-4)
+    aspect: str = "9:16"
+    reframe: str = "face"
+    height: int = 1280  # output height in pixels; the width follows the aspect
+    broll: str = ""  # a folder of the user's own videos/images; empty: no B-roll
+    broll_mode: str = "cutaway"
+    broll_max: int = 2  # inserts per clip at most
+    broll_max_len: float = 3.0  # seconds per insert at most
+    broll_protect: float = 2.0  # opening seconds of a clip never covered
+    broll_share: float = 0.3  # share of a clip covered at most
+    keep: str = "no"  # yes: keep temp_processing/ (the editable decisions) after success
 
     def stage_hash(self, stage: str) -> str:
-        """Hash of the options `stage` depends on (see STAGE_OPTIONS)."""
-        picked = {k: getattr(self, k) for k in STAGE_OPTIONS.get(stage, ())}
+        """Hash of the options `stage` depends on (its Stage record in clipforge.stagelist)."""
+        picked = {k: getattr(self, k) for k in stage_options().get(stage, ())}
         if "input" in picked:
             picked["input"] = input_identity(self.input)
         if stage == "segment":
@@ -52,7 +66,8 @@ class Options:
         return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
 
     def config_hash(self) -> str:
-        values = {**asdict(self), "input": input_identity(self.input)}
+        values = {k: v for k, v in asdict(self).items() if k not in _NOT_HASHED}
+        values["input"] = input_identity(self.input)
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
 
     def resolved_segmenter(self) -> str:
@@ -66,21 +81,28 @@ CHOICES = {
     "cut": ("reencode", "copy"),
     "device": ("cpu", "cuda", "auto"),
     "preset": ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"),
+    "captions": ("burn", "sidecar", "off"),
+    "aspect": ("9:16", "1:1", "4:5", "16:9", "source"),
+    "reframe": ("face", "center", "fit", "off"),
+    "broll_mode": ("cutaway", "pip"),
+    "keep": ("no", "yes"),
 }
 
-# Which options each stage reads; anything not listed here cannot invalidate it.
-STAGE_OPTIONS: dict[str, tuple[str, ...]] = {
-    "download": ("input",),
-    "chunks": ("chunk_minutes",),
-    "transcribe": ("whisper_model", "device", "compute_type", "language"),
-    "segment": ("segmenter", "llm_model", "llm_window_chars", "clips", "min_len", "max_len", "padding"),
-    "extract": ("cut", "preset"),
-    "render": (),
-}
+# Every option's default, written once (the Options fields above); stage option records
+# default to these and are built from the options by `pick`.
+DEFAULTS = Options()
+# Options that change no output, so they never make a finished run stale.
+_NOT_HASHED = ("keep",)
 
 _FIELDS = {f.name: f for f in fields(Options)}
 # doit's own variables that are not clipforge options.
 _IGNORED_VARS = {"pdb"}
+
+
+def pick(record: type, opts: Options, **extra):
+    """Build a stage's option record from the options of the same names (plus `extra`)."""
+    names = ({f.name for f in fields(record)} & set(_FIELDS)) - set(extra)
+    return record(**{n: getattr(opts, n) for n in names}, **extra)
 
 
 def input_identity(raw: str) -> str:
@@ -88,6 +110,11 @@ def input_identity(raw: str) -> str:
     from clipforge.redact import is_url, redact_url
 
     return redact_url(raw) if is_url(raw) else str(Path(raw).expanduser().resolve())
+
+
+def source_key(raw: str) -> str:
+    """A stable short name for the source's copy in temp_processing/, from its identity."""
+    return hashlib.sha256(input_identity(raw).encode()).hexdigest()[:12]
 
 
 def llm_configured() -> bool:
@@ -139,6 +166,12 @@ def _check(opts: Options) -> None:
         raise OptionError(f"option chunk_minutes={opts.chunk_minutes} must be positive")
     if opts.llm_timeout <= 0 or opts.llm_retries < 0 or opts.llm_window_chars < 500:
         raise OptionError("llm_timeout must be > 0, llm_retries >= 0, llm_window_chars >= 500")
+    if not 1 <= opts.caption_words <= 4 or opts.caption_chars < 8:
+        raise OptionError("caption_words must be 1-4 and caption_chars at least 8")
+    if not 64 <= opts.height <= 4320:
+        raise OptionError(f"option height={opts.height} must be between 64 and 4320 pixels")
+    if opts.broll_max < 0 or opts.broll_max_len <= 0 or opts.broll_protect < 0 or not 0 <= opts.broll_share <= 1:
+        raise OptionError("broll_max >= 0, broll_max_len > 0, broll_protect >= 0 and 0 <= broll_share <= 1")
     if opts.segmenter == "llm" and not llm_configured():
         raise OptionError("segmenter=llm needs OPENAI_BASE_URL and/or OPENAI_API_KEY in the environment")
 

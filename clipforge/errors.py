@@ -114,6 +114,3 @@ class StateError(ClipforgeError):
 class LockedError(ClipforgeError):
     code = ErrorCode.LOCKED
 
-
-class Interrupted(ClipforgeError):
-    code = ErrorCode.INTERRUPTED

@@ -9,8 +9,6 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from clipforge.hooks import before_commit
-
 
 def fsync_dir(folder: Path) -> None:
     try:
@@ -38,7 +36,6 @@ def atomic_path(target: Path | str, suffix: str = "") -> Iterator[Path]:
     tmp = target.with_name(f".{target.stem}.{os.getpid()}.part{ext}")
     try:
         yield tmp
-        before_commit(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, target)

@@ -102,7 +102,7 @@ _PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    # A SIGKILLed doit cannot terminate its children; the kernel does it for us (shared/NOTES-doit.md, "Orphans").
+    # A SIGKILLed doit cannot terminate its children; the kernel does it for us (PR_SET_PDEATHSIG).
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except OSError:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clipforge import __version__
-from clipforge.config import Options, cmdline_vars, input_identity, load_options
+from clipforge.config import Options, cmdline_vars, input_identity, load_options, source_key
 from clipforge.errors import ClipforgeError
 from clipforge.redact import is_url
 
@@ -41,8 +41,8 @@ class Context:
         return f"{TMP}/transcribe/{chunk_id}.json"
 
     @staticmethod
-    def unit_file(stage: str, unit: str) -> str:
-        return f"{TMP}/{stage}/{unit}.mp4"
+    def unit_file(stage: str, unit: str, suffix: str) -> str:
+        return f"{TMP}/{stage}/{unit}{suffix}"
 
     @property
     def local_input(self) -> list[str]:
@@ -64,10 +64,13 @@ class Context:
         return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
     def done(self) -> bool:
-        """True when clips/ already holds this run's outputs: every task is then up to date."""
-        if FRESH:
+        """True when clips/ already holds this run's outputs: every task is then up to date.
+
+        With keep=yes the decision files stay editable, so each task asks the state file instead.
+        """
+        if FRESH or self.opts.keep == "yes":
             return False
-        from clipforge.stages.render import outputs_current
+        from clipforge.state.finished import outputs_current
 
         return outputs_current(self.run_key(), quick=True)
 
@@ -79,6 +82,4 @@ def load_context() -> Context:
     except ClipforgeError as err:
         print(err.one_line(), file=sys.stderr)
         raise SystemExit(err.code.exit_status) from None
-    from clipforge.stages.download import source_key
-
     return Context(opts=opts, source_key=source_key(opts.input))

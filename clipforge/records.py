@@ -88,3 +88,20 @@ class ClipPlan:
     def from_dict(cls, data: dict) -> ClipPlan:
         data = {k: v for k, v in data.items() if k != "duration"}
         return cls(**data)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClipJob:
+    """Everything a per-clip stage may read for one clip (clipforge.cliptasks builds it)."""
+
+    clip: ClipPlan  # times in the source
+    words: list[Word]  # the clip's words, times relative to the clip's start
+    source: str  # the source media in temp_processing/
+    source_info: dict  # source.json: duration, has_video, width, height, fps
+    inputs: dict[str, str]  # earlier per-clip stages' files for this clip, by "<stage><suffix>"
+    extra: list[str]  # the stage's extra input files (a font, B-roll assets)
+    outputs: dict[str, str]  # this stage's files for this clip, by suffix
+    options: dict[str, object]  # only the options the stage declares
+
+    def output(self, suffix: str | None = None) -> str:
+        return self.outputs[suffix] if suffix else next(iter(self.outputs.values()))

@@ -130,7 +130,7 @@ def _remove_root_partials() -> None:
 
 
 def finish(rc: int) -> int:
-    from clipforge.stages.render import outputs_current
+    from clipforge.state.finished import outputs_current
 
     st = CURRENT.state
     ctx = pipeline.load_context()

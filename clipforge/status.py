@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from clipforge.errors import ErrorCode
+from clipforge import stagelist
 from clipforge.state import CURRENT
-
-BEFORE_CLIPS = ["download", "chunks", "transcribe", "transcript", "segment"]
 
 
 def _stages(st) -> tuple[list[str], set[str]]:
-    """The stage list, with the per-segment stages the segment stage queued (dodo.SEGMENT_STAGES)."""
-    per_clip = [s for s in st.segment_queue if s != "transcribe"] or ["extract"]
-    return BEFORE_CLIPS + per_clip + ["render"], {"transcribe", *per_clip}
+    """The stage table's rows: every declared stage, in pipeline order."""
+    return [s.name for s in stagelist.STAGES], {s.name for s in stagelist.unit_stages()}
+
+
+def _ids(units: list[dict]) -> str:
+    return " ".join(f"{u['id']}" + (f" ({u['start']:.1f}-{u['end']:.1f} s)" if u.get("start") is not None else "")
+                    for u in units)
 
 
 def _stage_row(st, stage: str, unit_stages: set[str]) -> tuple[str, str]:
@@ -44,7 +47,7 @@ def show() -> int:
         print(f"{stage:<12}{status:<9}{detail}")
     for stage in [s for s in stages if s in unit_stages]:
         if st.segment_queue.get(stage):
-            print(f"{stage} pending: {' '.join(st.segment_queue[stage])}")
+            print(f"{stage} pending: {_ids(st.segment_queue[stage])}")
     fp = st.failure_point
     if fp:
         code = ErrorCode[fp["code"]] if fp["code"] in ErrorCode.__members__ else ErrorCode.INTERNAL

@@ -15,17 +15,16 @@ from clipforge.media import is_disk_full
 from clipforge.redact import scrub
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Step:
-    """What one doit task does: call `run(*args)`, then record `targets` against `inputs`."""
+    """What one doit task does: call `run()`, then record `targets` against `inputs` in the state file."""
 
     task: str  # doit task name, "extract:seg002"
-    run: Callable
-    args: tuple
+    run: Callable[[], None]
     targets: list[str]
-    inputs: Callable[[], list[str]]
-    config_hash: str
-    after: Callable[[], None] | None = None  # e.g. queue the next per-segment stage
+    inputs: Callable[[], list[str]]  # files whose checksums the result depends on
+    config_hash: str  # the options (and, per clip, the clip's plan and words) it was made from
+    after: Callable[[], None] | None = None  # e.g. queue the next per-clip stage
     secrets: tuple[str, ...] = field(default=())
 
     @property
@@ -55,7 +54,8 @@ def execute(step: Step):
 
     hooks.current_task = step.task
     try:
-        step.run(*step.args)
+        step.run()
+        hooks.before_record()
         CURRENT.record_task(step.task, step.config_hash, step.targets, step.inputs())
         if step.unit:
             CURRENT.finish_unit(step.stage, step.unit)
@@ -97,19 +97,33 @@ def remove_partials(folder: Path) -> int:
     return removed
 
 
-def doit_task(step: Step, *, doc: str, file_dep: list[str] = (), task_dep: list[str] = (), **extra) -> dict:
-    """A doit task dict for `step`, current only when the state file's checksums say so."""
-    from clipforge.state import CURRENT
+class StateSaysCurrent:
+    """doit's one up-to-date check for every clipforge task: ask the state file.
 
-    own_inputs, deps = step.inputs, list(file_dep)
-    step.inputs = lambda: sorted(set(own_inputs()) | set(deps))  # every file_dep is checkpointed too
+    Tasks declare no `file_dep`, so doit's own database never decides freshness (it is
+    written only when a run ends, doit #463); the state file, written after every task,
+    does: the task finished with these options, its inputs have the recorded checksums,
+    and every target still has its recorded size and sha256.
+    """
+
+    def __init__(self, step: Step):
+        self.step = step
+
+    def __call__(self) -> bool:
+        from clipforge.state import CURRENT
+
+        s = self.step
+        return CURRENT.is_current(s.task, s.config_hash, s.targets, s.inputs())
+
+
+def doit_task(step: Step, *, doc: str, task_dep: list[str] = (), **extra) -> dict:
+    """A doit task dict for `step`; ordering comes from task_dep, freshness from StateSaysCurrent."""
     name = step.task.split(":")
     task = {
         "actions": [(execute, [step])],
-        "file_dep": list(file_dep),
         "targets": list(step.targets),
         "task_dep": list(task_dep),
-        "uptodate": [(lambda: CURRENT.is_current(step.task, step.config_hash, step.targets, step.inputs()))],
+        "uptodate": [StateSaysCurrent(step)],
         "doc": doc,
         "verbosity": 2,
         **extra,

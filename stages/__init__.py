@@ -1,6 +1,7 @@
-"""One module per pipeline stage; each exposes pure functions that dodo.py binds into doit tasks.
+"""One module per pipeline stage (installed as clipforge.stages); clipforge.stagelist lists them in order.
 
-Adding a stage (subtitles, VFX, B-roll): write `stages/<name>.py` with a `run_segment(...)`
-that reads the previous per-segment stage's file and writes its own, then add it to
-`SEGMENT_STAGES` in dodo.py; the render stage always takes the last one's output.
+Adding a per-clip stage: write `stages/<name>.py` with `run(job: ClipJob)` that writes each
+of `job.outputs` atomically, then add one Stage record to clipforge.stagelist.STAGES.
+The segmenter's modules (segment, llm, ledger, offline, boundaries, boundary_words)
+together make the `segment` stage.
 """

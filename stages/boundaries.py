@@ -28,6 +28,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from clipforge.config import DEFAULTS
+from clipforge.errors import ErrorCode
+from clipforge.records import ClipPlan, Span, Word
 from clipforge.stages.boundary_words import (
     Doc,
     Level,
@@ -39,9 +42,6 @@ from clipforge.stages.boundary_words import (
     repair_word_timings,
     split_sentences,
 )
-
-from clipforge.errors import ErrorCode
-from clipforge.records import ClipPlan, Span, Word
 
 __all__ = [
     "BoundaryOptions", "Dropped", "Sentence", "FLAGS", "plan_clips", "repair_word_timings",
@@ -76,9 +76,9 @@ class Dropped:
 
 @dataclass
 class BoundaryOptions:
-    min_len: float = 15.0
-    max_len: float = 60.0
-    padding: float = 0.2
+    min_len: float = DEFAULTS.min_len
+    max_len: float = DEFAULTS.max_len
+    padding: float = DEFAULTS.padding
     pause: float = 0.7  # a gap between words >= this counts as a sentence boundary
     merge_overlap: float = 0.5  # spans overlapping more than this fraction (of the shorter) are deduped
 

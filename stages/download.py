@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -11,12 +10,6 @@ from clipforge.errors import DownloadError, ErrorCode, InputError
 from clipforge.fsutil import atomic_path, sha256_file, write_json
 from clipforge.media import ffmpeg_exe, probe
 from clipforge.redact import is_url, redact_url, scrub
-
-
-def source_key(input_source: str) -> str:
-    """A stable name for the source: the hash of the URL without credentials, or of the file's real path."""
-    ident = redact_url(input_source) if is_url(input_source) else str(Path(input_source).resolve())
-    return hashlib.sha256(ident.encode()).hexdigest()[:12]
 
 
 def check_local(path: str) -> Path:
@@ -60,6 +53,7 @@ def _link_or_copy(src: Path, dest: Path) -> None:
 
 def _download(url: str, dest: Path) -> None:
     import yt_dlp
+
     from clipforge.stages.progress import Progress
 
     work = dest.with_name(dest.name + ".dl")

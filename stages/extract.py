@@ -1,4 +1,9 @@
-"""extract: cut one planned clip from the source with ffmpeg (one doit sub-task per clip).
+"""extract: make one planned clip in ONE ffmpeg encode (one doit sub-task per clip).
+
+The stages before it only write decisions (captions, camera path, B-roll inserts);
+this stage carries them out from the source span in a single encode (stages.compose),
+so quality is lost once and time is spent once. With nothing to compose (aspect=source
+or reframe=off, no captions burned, no B-roll) it is a plain cut.
 
 Input seeking (`-ss` before `-i`) keeps the cost independent of the clip's position;
 with re-encoding ffmpeg still decodes from the previous keyframe and drops frames up
@@ -8,14 +13,18 @@ start on a keyframe.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from clipforge.assets import FONTS_DIR
+from clipforge.config import DEFAULTS
 from clipforge.errors import ErrorCode, FFmpegError
-from clipforge.fsutil import atomic_path
+from clipforge.fsutil import atomic_path, read_json
 from clipforge.media import probe, run_ffmpeg
-from clipforge.records import ClipPlan
+from clipforge.records import ClipJob, ClipPlan
 
 
 def ffmpeg_args(source: str, start: float, duration: float, out: str, cut: str, has_video: bool = True,
-                preset: str = "superfast") -> list[str]:
+                preset: str = DEFAULTS.preset) -> list[str]:
     # -t as an input option: the output-side -t can hang ffmpeg 9 (both streams, cut ending just before EOF).
     args = ["-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", source, "-map", "0:a:0"]
     if has_video:
@@ -29,7 +38,31 @@ def ffmpeg_args(source: str, start: float, duration: float, out: str, cut: str, 
     return args + ["-movflags", "+faststart", "-f", "mp4", out]
 
 
-def run(source: str, plan: ClipPlan, out: str, cut: str, has_video: bool, preset: str = "superfast") -> None:
+def run(job: ClipJob) -> None:
+    plan, opts = job.clip, job.options
+    reframe = read_json(job.inputs["vfx.reframe.json"])
+    broll = read_json(job.inputs["broll.broll.json"])
+    ass = job.inputs["subtitles.ass"] if opts["captions"] == "burn" and job.words else None
+    has_video = job.source_info.get("has_video", True)
+    if not _composes(reframe, broll, ass):
+        return _cut(job.source, plan, job.output(), cut=opts["cut"], has_video=has_video, preset=opts["preset"])
+    from clipforge.stages import compose
+
+    if opts["cut"] == "copy":
+        announce_reencode()
+    src = job.source_info
+    compose.compose(source=job.source, start=plan.start, duration=plan.duration, has_video=has_video,
+                    src_size=(src.get("width") or 0, src.get("height") or 0), reframe=reframe, broll=broll,
+                    ass=Path(ass) if ass else None, fontsdir=FONTS_DIR, out=Path(job.output()),
+                    preset=opts["preset"])
+
+
+def _composes(reframe: dict, broll: dict, ass: str | None) -> bool:
+    same_frame = reframe.get("mode") == "off" and reframe.get("output") == reframe.get("source")
+    return not same_frame or bool(broll.get("inserts")) or ass is not None
+
+
+def _cut(source: str, plan: ClipPlan, out: str, *, cut: str, has_video: bool, preset: str) -> None:
     announce(cut)
     with atomic_path(out, ".mp4") as tmp:
         run_ffmpeg(ffmpeg_args(source, plan.start, plan.duration, str(tmp), cut, has_video, preset),
@@ -48,3 +81,10 @@ def announce(cut: str) -> None:
     if cut == "copy" and not _announced:
         _announced = True
         print("  extract: cut=copy cuts on keyframes: clips may start up to one keyframe interval early")
+
+
+def announce_reencode() -> None:
+    global _announced
+    if not _announced:
+        _announced = True
+        print("  extract: cut=copy applies only to plain cuts; framing, captions and B-roll need one re-encode")

@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from clipforge.stages.ledger import Ledger, redact_url, request_key
-
+from clipforge.config import DEFAULTS
 from clipforge.errors import LLMError, LLMReplyError
 from clipforge.records import Span, Transcript
+from clipforge.stages.ledger import Ledger, redact_url, request_key
 
 DEFAULT_ENDPOINT = "https://api.openai.com/v1"
 
@@ -63,17 +63,17 @@ Reply with JSON only, shaped like \
 
 @dataclass
 class LLMOptions:
-    model: str = "gpt-4o-mini"
+    model: str = DEFAULTS.llm_model
     base_url: str | None = None
     api_key: str | None = None
-    clips: int = 5
-    min_len: float = 15
-    max_len: float = 60
-    window_chars: int = 12000  # transcript characters per request (fits an 8k-token context with the prompt)
+    clips: int = DEFAULTS.clips
+    min_len: float = DEFAULTS.min_len
+    max_len: float = DEFAULTS.max_len
+    window_chars: int = DEFAULTS.llm_window_chars  # transcript characters per request
     overlap_chars: int = 1500
     temperature: float = 0.2
-    timeout: float = 120.0
-    retries: int = 4
+    timeout: float = DEFAULTS.llm_timeout
+    retries: int = DEFAULTS.llm_retries
     backoff: float = 1.0
     backoff_cap: float = 30.0
 

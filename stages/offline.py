@@ -13,10 +13,10 @@ from bisect import bisect_left, insort
 from collections import Counter
 from dataclasses import dataclass
 
-from clipforge.stages.boundary_words import CLOSERS, ends_sentence
-
+from clipforge.config import DEFAULTS
 from clipforge.errors import OptionError
 from clipforge.records import Span, Transcript, Word
+from clipforge.stages.boundary_words import CLOSERS, ends_sentence
 
 STOPWORDS = frozenset("""
 a about above across after again against all almost also always am an and another any are aren't around
@@ -49,9 +49,9 @@ MIN_DEPTH = 0.1           # below this a cohesion dip is noise, even in uniform 
 
 @dataclass
 class OfflineOptions:
-    clips: int = 5
-    min_len: float = 15.0
-    max_len: float = 60.0
+    clips: int = DEFAULTS.clips
+    min_len: float = DEFAULTS.min_len
+    max_len: float = DEFAULTS.max_len
     pause: float = 0.7
 
 

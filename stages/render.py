@@ -1,4 +1,4 @@
-"""render: publish the final clips as clips/NN-<slug>.mp4 and write clips/manifest.json."""
+"""render: publish the final clips as clips/NN-<slug>.mp4 (with .srt/.vtt beside them) and clips/manifest.json."""
 
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ from pathlib import Path
 from clipforge import __version__
 from clipforge.fsutil import atomic_path, read_json, sha256_file, write_json
 from clipforge.records import ClipPlan
-
-CLIPS_DIR = Path("clips")
-MANIFEST = CLIPS_DIR / "manifest.json"
+from clipforge.state.finished import CLIPS_DIR, MANIFEST
 
 
 def slugify(title: str, limit: int = 48) -> str:
@@ -23,34 +21,66 @@ def slugify(title: str, limit: int = 48) -> str:
     return slug[:limit].rstrip("-") or "clip"
 
 
-def clip_name(index: int, plan: ClipPlan) -> str:
-    return f"{index:02d}-{slugify(plan.title)}.mp4"
+def clip_name(index: int, plan: ClipPlan, suffix: str = ".mp4") -> str:
+    return f"{index:02d}-{slugify(plan.title)}{suffix}"
 
 
-def run(plans: list[ClipPlan], clip_files: list[str], source_info: dict, segments: dict,
-        transcript_model: str, run_key: str, plan_sha256: str) -> None:
+def _publish(src: str, dest: Path) -> dict:
+    with atomic_path(dest, dest.suffix) as tmp:
+        shutil.copyfile(src, tmp)
+    st = dest.stat()
+    return {"file": dest.name, "sha256": sha256_file(dest), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _decisions(ctx, plan: ClipPlan) -> dict:
+    """What the per-clip stages decided for the manifest: frame, captions, B-roll."""
+    reframe = _read(ctx.unit_file("vfx", plan.id, ".reframe.json"))
+    broll = _read(ctx.unit_file("broll", plan.id, ".broll.json"))
+    return {
+        "aspect": reframe.get("aspect"), "reframe": reframe.get("mode"), "detector": reframe.get("detector"),
+        "face_coverage": reframe.get("coverage"), "size": reframe.get("output"),
+        "broll": [{k: i.get(k) for k in ("asset", "start", "end", "mode", "why")} for i in broll.get("inserts", [])],
+    }
+
+
+def _read(path: str) -> dict:
+    try:
+        return read_json(path)
+    except (OSError, ValueError):
+        return {}
+
+
+def run(*, ctx, last) -> None:
+    """Copy each clip's final file (the last per-clip stage's) and its sidecars into clips/, then the manifest."""
+    from clipforge.stagelist import per_clip_stages
+    from clipforge.stages.segment import load_plans
+
     CLIPS_DIR.mkdir(exist_ok=True)
     previous = _previous_files()
+    source_info, segments = read_json(ctx.source_info), read_json(ctx.segments)
     entries = []
-    for i, (plan, src) in enumerate(zip(plans, clip_files), 1):
-        dest = CLIPS_DIR / clip_name(i, plan)
-        with atomic_path(dest, ".mp4") as tmp:
-            shutil.copyfile(src, tmp)
-        st = dest.stat()
-        entries.append({**plan.to_dict(), "file": dest.name, "sha256": sha256_file(dest),
-                        "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+    for i, plan in enumerate(load_plans(ctx.segments), 1):
+        entry = {**plan.to_dict(), **_publish(ctx.unit_file(last.name, plan.id, last.outputs[0]),
+                                              CLIPS_DIR / clip_name(i, plan))}
+        sidecars = [_publish(src, CLIPS_DIR / clip_name(i, plan, sfx))
+                    for st in per_clip_stages() for sfx in st.publish
+                    if os.path.exists(src := ctx.unit_file(st.name, plan.id, sfx))]
+        entries.append({**entry, **_decisions(ctx, plan), "sidecars": sidecars,
+                        "captions": [s["file"] for s in sidecars]})
     manifest = {
         "tool": "clipforge", "version": __version__, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "run_key": run_key, "plan_sha256": plan_sha256,
+        "run_key": ctx.run_key(), "plan_sha256": sha256_file(ctx.segments),
         "input": {"source": source_info["input"], "sha256": source_info["sha256"],
                   "duration": source_info["duration"]},
         "segmenter": segments["segmenter"],
-        "models": {"whisper": transcript_model, "llm": segments.get("llm_model")},
+        "models": {"whisper": _read(ctx.transcript).get("model", ctx.opts.whisper_model),
+                   "llm": segments.get("llm_model")},
         "llm_usage": segments.get("llm_usage"),
         "clips": entries,
     }
     write_json(MANIFEST, manifest)
-    for stale in previous - {e["file"] for e in entries}:
+    published = {e["file"] for e in entries} | {s["file"] for e in entries for s in e["sidecars"]}
+    for stale in previous - published:
         # Only files an earlier manifest named are ours to remove; never anything else in clips/.
         with_path = CLIPS_DIR / stale
         if with_path.parent == CLIPS_DIR and with_path.is_file():
@@ -60,31 +90,7 @@ def run(plans: list[ClipPlan], clip_files: list[str], source_info: dict, segment
 
 def _previous_files() -> set[str]:
     try:
-        return {Path(c["file"]).name for c in read_json(MANIFEST).get("clips", [])}
+        clips = read_json(MANIFEST).get("clips", [])
+        return {Path(f["file"]).name for c in clips for f in [c, *c.get("sidecars", [])]}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return set()
-
-
-def outputs_current(run_key: str, plan_sha256: str | None = None, quick: bool = False) -> bool:
-    """True if clips/manifest.json was made by this run key and every clip it names is intact.
-
-    `quick` trusts an unchanged size and mtime, as doit's own checker does, so a no-op run stays fast.
-    """
-    try:
-        manifest = read_json(MANIFEST)
-        if manifest.get("run_key") != run_key:
-            return False
-        if plan_sha256 is not None and manifest.get("plan_sha256") != plan_sha256:
-            return False
-        for clip in manifest["clips"]:
-            path = CLIPS_DIR / Path(clip["file"]).name
-            st = path.stat()
-            if st.st_size != clip["size"]:
-                return False
-            if quick and st.st_mtime_ns == clip.get("mtime_ns"):
-                continue
-            if sha256_file(path) != clip["sha256"]:
-                return False
-        return True
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False

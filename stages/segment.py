@@ -5,16 +5,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from clipforge.stages.boundaries import BoundaryOptions, plan_clips
-from clipforge.stages.transcribe import load_transcript
-
 from clipforge.errors import ClipforgeError, ErrorCode, LLMReplyError
 from clipforge.fsutil import write_json
 from clipforge.redact import redact_url
+from clipforge.stages.boundaries import BoundaryOptions, plan_clips
+from clipforge.stages.transcribe import load_transcript
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class SegmentOptions:
+    """Built from the run's options by clipforge.config.pick (no defaults of its own)."""
+
     segmenter: str  # "llm" or "offline" (already resolved from "auto")
     clips: int
     min_len: float

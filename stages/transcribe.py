@@ -11,11 +11,11 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from clipforge.stages.audio import RATE, read_window, wav_duration
-
+from clipforge.config import DEFAULTS
 from clipforge.errors import ClipforgeError, ErrorCode, TranscribeError
 from clipforge.fsutil import read_json, write_json
 from clipforge.records import Transcript, TranscriptSegment, Word
+from clipforge.stages.audio import RATE, read_window, wav_duration
 
 SEARCH = 30.0  # seconds either side of a chunk mark searched for a silence
 
@@ -27,12 +27,12 @@ class Chunk:
     end: float
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class ModelOptions:
-    whisper_model: str = "bundled"
-    device: str = "cpu"
-    compute_type: str = "int8"
-    language: str = "en"
+    whisper_model: str = DEFAULTS.whisper_model
+    device: str = DEFAULTS.device
+    compute_type: str = DEFAULTS.compute_type
+    language: str = DEFAULTS.language
 
 
 def plan_chunks(wav: str, chunks_out: str, chunk_minutes: float) -> None:

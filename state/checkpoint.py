@@ -11,9 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from clipforge.state.store import STATE_FILE, RunState, create_state_file, load_state_file, now, save_state_file
-
 from clipforge.fsutil import sha256_file
+from clipforge.state.store import STATE_FILE, RunState, create_state_file, load_state_file, now, save_state_file
 
 TEMP_DIR = Path("temp_processing")
 
@@ -82,19 +81,31 @@ class Checkpoint:
     def finish_unit(self, stage: str, unit: str) -> None:
         st = self.state
         queue = st.segment_queue.setdefault(stage, [])
-        if unit in queue:
-            queue.remove(unit)
+        entry = next((u for u in queue if u["id"] == unit), {"id": unit, "start": None, "end": None})
+        st.segment_queue[stage] = [u for u in queue if u["id"] != unit]
         done = st.completed_segments.setdefault(stage, [])
-        if unit not in done:
-            done.append(unit)
-            done.sort()
+        if all(u["id"] != unit for u in done):
+            done.append(entry)
+            done.sort(key=lambda u: u["id"])
 
-    def set_queue(self, stage: str, units: list[str]) -> None:
-        """Queue every unit of a per-unit stage that is not already completed."""
+    def set_queue(self, stage: str, units: list[dict]) -> None:
+        """Queue every unit ({id, start, end}) of a per-unit stage that is not already completed."""
         st = self.state
-        done = [u for u in st.completed_segments.get(stage, []) if u in units]
+        by_id = {u["id"]: u for u in units}
+        done = [by_id[u["id"]] for u in st.completed_segments.get(stage, []) if u["id"] in by_id]
         st.completed_segments[stage] = done
-        st.segment_queue[stage] = [u for u in units if u not in done]
+        finished = {u["id"] for u in done}
+        st.segment_queue[stage] = [u for u in units if u["id"] not in finished]
+
+    def forget_units(self, stage: str, units: list[str] | None = None) -> None:
+        """Move finished units (all when `units` is None) back to the queue, as `doit forget TASK` does."""
+        st = self.state
+        done = st.completed_segments.get(stage, [])
+        back = [u for u in done if units is None or u["id"] in units]
+        st.completed_segments[stage] = [u for u in done if u not in back]
+        queued = {u["id"] for u in st.segment_queue.get(stage, [])}
+        st.segment_queue[stage] = sorted(st.segment_queue.get(stage, []) + [u for u in back if u["id"] not in queued],
+                                         key=lambda u: u["id"])
 
     def record_failure(self, stage: str, unit: str | None, code: str, message: str) -> None:
         st = self.state

@@ -1,6 +1,6 @@
 """The durable record of a run, `.temp_clips.json`: atomic writes, schema-checked loads.
 
-doit's own database is written only when a run ends (shared/NOTES-doit.md), so this
+doit's own database is written only when a run ends (pydoit/doit#463), so this
 file is the checkpoint: it is rewritten (temp file, fsync, os.replace) after every
 stage and every unit of per-segment work, and a copy of the last good version is kept
 beside it so a hand-edited or damaged file can be recovered from.
@@ -19,11 +19,21 @@ from clipforge.errors import StateError
 from clipforge.fsutil import write_json
 
 STATE_FILE = Path(".temp_clips.json")
-VERSION = 1
+VERSION = 2
 SCHEMA_FILE = Path(__file__).with_name("schema.json")
 
-# version -> function upgrading a dict of that version by one step; empty until the format changes.
-MIGRATIONS: dict[int, callable] = {}
+def _v1_to_v2(data: dict) -> dict:
+    """Version 1 kept bare unit ids; version 2 keeps each unit's span too (unknown for old ones)."""
+    for key in ("completed_segments", "segment_queue"):
+        units = data.get(key)
+        if isinstance(units, dict):
+            data[key] = {stage: [{"id": u, "start": None, "end": None} if isinstance(u, str) else u for u in ids]
+                         for stage, ids in units.items() if isinstance(ids, list)}
+    return {**data, "version": 2}
+
+
+# version -> function upgrading a dict of that version by one step.
+MIGRATIONS: dict[int, callable] = {1: _v1_to_v2}
 
 
 def now() -> str:
@@ -36,8 +46,9 @@ class RunState:
     config_hash: str
     input_sha256: str | None = None
     current_stage: str | None = None
-    completed_segments: dict[str, list[str]] = field(default_factory=dict)
-    segment_queue: dict[str, list[str]] = field(default_factory=dict)
+    # per per-unit stage: [{"id": "seg001", "start": 12.3, "end": 40.1}, ...] done / still to do
+    completed_segments: dict[str, list[dict]] = field(default_factory=dict)
+    segment_queue: dict[str, list[dict]] = field(default_factory=dict)
     temp_files: dict[str, dict] = field(default_factory=dict)
     tasks: dict[str, dict] = field(default_factory=dict)
     failure_point: dict | None = None

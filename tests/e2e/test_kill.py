@@ -37,8 +37,9 @@ def test_kill_mid_transcription_resumes_from_the_first_unfinished_chunk(project,
     assert wait_for(chunk0.exists, proc), proc.stdout.read()
     kill9(project, proc)
     st = project.state()
-    assert st["completed_segments"]["transcribe"][0] == "chunk000"
-    done_chunks = st["completed_segments"]["transcribe"]
+    assert st["completed_segments"]["transcribe"][0]["id"] == "chunk000"
+    assert st["completed_segments"]["transcribe"][0]["start"] == 0.0
+    done_chunks = [u["id"] for u in st["completed_segments"]["transcribe"]]
     assert len(json.loads(project.temp("chunks.json").read_text())["chunks"]) >= 3
     stamps = {c: project.temp(f"transcribe/{c}.json").stat().st_mtime_ns for c in done_chunks}
 

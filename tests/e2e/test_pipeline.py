@@ -18,9 +18,10 @@ import pytest
 
 import clipforge
 from clipforge.media import ffmpeg_exe
+from clipforge import stagelist
 from tests.helpers import MEDIA, SAMPLE, make_project, run_ok
 
-STAGES = ["download", "chunks", "transcribe", "transcript", "segment", "extract", "render"]
+STAGES = [s.name for s in stagelist.STAGES]
 CLIP_KEYS = {"id", "file", "start", "end", "duration", "title", "reason", "score", "text", "flags"}
 RATE = 16000
 

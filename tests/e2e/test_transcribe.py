@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from clipforge.stages import audio, transcribe
 
 from clipforge.fsutil import read_json, write_json
+from clipforge.stages import audio, transcribe
 from tests.helpers import MEDIA
 
 MODEL = transcribe.ModelOptions()

@@ -5,6 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clipforge.records import Span, Word
 from clipforge.stages.boundaries import (
     FLAGS,
     BoundaryOptions,
@@ -13,10 +17,6 @@ from clipforge.stages.boundaries import (
     split_sentences,
     validate_span,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from clipforge.records import Span, Word
 
 WORD, GAP, STOP = 0.3, 0.1, 0.8  # seconds: a word, the gap after it, the gap after a sentence
 PAUSES = {"|": 1.0, "/": 0.4}  # markers in a script: a long pause, a short (clause) pause

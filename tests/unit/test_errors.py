@@ -5,9 +5,9 @@ from __future__ import annotations
 import errno
 
 import pytest
-from clipforge.state import CURRENT
 
 from clipforge.errors import ClipforgeError, ErrorCode
+from clipforge.state import CURRENT
 from clipforge.tasks import Step, classify, execute
 
 
@@ -34,7 +34,7 @@ def test_a_real_enospc_is_classified_disk_full(tmp_path, monkeypatch):
             f.write("x" * 65536)
             f.flush()
 
-    step = Step("transcript", write_to_full_disk, (), [], lambda: [], "h")
+    step = Step(task="transcript", run=write_to_full_disk, targets=[], inputs=lambda: [], config_hash="h")
     failure = execute(step)
     assert "DISK_FULL" in str(failure)
     st = CURRENT.reload()

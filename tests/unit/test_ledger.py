@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from clipforge.stages.ledger import Ledger, redact_url, request_key
 
 MSGS = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]

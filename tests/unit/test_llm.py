@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from clipforge.stages.ledger import Ledger
-from clipforge.stages.llm import LLMOptions, merge_spans, propose_spans, split_windows, transcript_lines
 
 from clipforge.errors import ErrorCode, LLMError, LLMReplyError
 from clipforge.records import Transcript, TranscriptSegment
+from clipforge.stages.ledger import Ledger
+from clipforge.stages.llm import LLMOptions, merge_spans, propose_spans, split_windows, transcript_lines
 from tests.llm_server import LLMServer, llm_server  # noqa: F401  (fixture)
 
 KEY = "sk-test-SUPERSECRET-0123456789"

@@ -7,6 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
+
+from clipforge.errors import ErrorCode, StateError
+from clipforge.fsutil import atomic_path, write_json
 from clipforge.state import (
     Checkpoint,
     create_state_file,
@@ -15,9 +18,6 @@ from clipforge.state import (
     load_state_file,
     update_state_file,
 )
-
-from clipforge.errors import ErrorCode, StateError
-from clipforge.fsutil import atomic_path, write_json
 
 
 @pytest.fixture(autouse=True)
@@ -34,11 +34,12 @@ def make_state(path=Path(".temp_clips.json")):
 def test_create_load_update_delete_roundtrip():
     st = make_state()
     assert load_state_file().input_source == "/videos/talk.mp4"
-    update_state_file(st, current_stage="segment", segment_queue={"extract": ["seg001", "seg002"]})
+    queue = {"extract": [{"id": "seg001", "start": 1.5, "end": 20.0}, {"id": "seg002", "start": 30.0, "end": 52.5}]}
+    update_state_file(st, current_stage="segment", segment_queue=queue)
     again = load_state_file()
     assert again.current_stage == "segment"
-    assert again.segment_queue == {"extract": ["seg001", "seg002"]}
-    assert again.version == 1
+    assert again.segment_queue == queue
+    assert again.version == 2
     delete_state_file()
     assert load_state_file() is None
     assert not Path(".temp_clips.json.bak").exists()
@@ -169,14 +170,29 @@ def test_checkpoint_reruns_a_task_whose_input_changed():
 def test_units_move_from_queue_to_completed_and_are_saved_at_once():
     cp = Checkpoint()
     cp.ensure("/videos/talk.mp4", "cfg")
-    cp.set_queue("extract", ["seg001", "seg002", "seg003"])
+    units = [{"id": f"seg00{i}", "start": 10.0 * i, "end": 10.0 * i + 8} for i in (1, 2, 3)]
+    cp.set_queue("extract", units)
     cp.finish_unit("extract", "seg002")
     cp.save()
     st = load_state_file()
-    assert st.segment_queue["extract"] == ["seg001", "seg003"]
-    assert st.completed_segments["extract"] == ["seg002"]
-    cp.set_queue("extract", ["seg001", "seg002", "seg003"])  # re-planned with the same clips: done stays done
-    assert cp.state.segment_queue["extract"] == ["seg001", "seg003"]
+    assert [u["id"] for u in st.segment_queue["extract"]] == ["seg001", "seg003"]
+    # The state file alone says which spans are done and which are queued.
+    assert st.completed_segments["extract"] == [{"id": "seg002", "start": 20.0, "end": 28.0}]
+    cp.set_queue("extract", units)  # re-planned with the same clips: done stays done
+    assert [u["id"] for u in cp.state.segment_queue["extract"]] == ["seg001", "seg003"]
+    cp.forget_units("extract", ["seg002"])  # `doit forget extract:seg002`
+    assert [u["id"] for u in cp.state.segment_queue["extract"]] == ["seg001", "seg002", "seg003"]
+    assert cp.state.completed_segments["extract"] == []
+
+
+def test_version_1_state_is_migrated_to_unit_spans():
+    st = make_state()
+    data = st.to_dict()
+    data.update(version=1, completed_segments={"transcribe": ["chunk000"]}, segment_queue={"transcribe": ["chunk001"]})
+    write_json(".temp_clips.json", data)
+    again = load_state_file()
+    assert again.version == 2
+    assert again.completed_segments == {"transcribe": [{"id": "chunk000", "start": None, "end": None}]}
 
 
 def test_error_log_holds_no_secrets_and_stays_bounded(monkeypatch):

@@ -1,0 +1,91 @@
+"""doit sub-tasks for the per-clip stages, generated from their Stage records.
+
+A per-clip stage's function gets one ClipJob: the clip's plan, its words with
+clip-relative times (from transcript.json, never re-transcribed), the source, the
+outputs of the earlier per-clip stages it reads, its extra input files and its own
+options. Its freshness key is its options plus that clip's plan and words, so a new
+plan for one clip re-runs that clip only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable
+
+from doit import create_after
+
+from clipforge.fsutil import read_json
+from clipforge.pipeline import Context
+from clipforge.records import ClipJob, ClipPlan, Word
+from clipforge.stagelist import Stage, per_clip_stages, stage
+from clipforge.tasks import Step, doit_task
+
+
+def _read(path: str, default):
+    try:
+        return read_json(path)
+    except (OSError, ValueError):
+        return default
+
+
+def clip_words(transcript: dict, plan: ClipPlan) -> list[Word]:
+    """The transcript's words inside the clip, with times relative to the clip's start."""
+    words = []
+    for seg in transcript.get("segments", []):
+        for w in seg.get("words", []):
+            if not (math.isfinite(w["start"]) and math.isfinite(w["end"])):
+                continue  # a word whisper could not time: the captions skip it rather than guess
+            if w["end"] > plan.start and w["start"] < plan.end:
+                start = max(0.0, w["start"] - plan.start)
+                end = min(plan.duration, w["end"] - plan.start)
+                words.append(Word(text=w["text"], start=round(start, 3), end=round(max(end, start), 3),
+                                  probability=w.get("probability", 1.0)))
+    return words
+
+
+def _key(stage_hash: str, plan: ClipPlan, words: list[Word]) -> str:
+    raw = json.dumps([stage_hash, plan.to_dict(), [(w.text, w.start, w.end) for w in words]], sort_keys=True)
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def _clip_task(st: Stage, ctx: Context, plan: ClipPlan, words: list[Word], source_info: dict) -> dict:
+    outputs = {sfx: ctx.unit_file(st.name, plan.id, sfx) for sfx in st.outputs}
+    reads = {f"{r}{sfx}": ctx.unit_file(r, plan.id, sfx) for r in st.reads for sfx in stage(r).outputs}
+    extra = st.extra_files(ctx.opts)
+    job = ClipJob(clip=plan, words=words, source=ctx.media, source_info=source_info, inputs=reads,
+                  extra=extra, outputs=outputs, options={k: getattr(ctx.opts, k) for k in st.options})
+    step = Step(task=f"{st.name}:{plan.id}", run=lambda: st.function()(job), targets=list(outputs.values()),
+                inputs=lambda: [ctx.media, *reads.values(), *extra],
+                config_hash=_key(ctx.opts.stage_hash(st.name), plan, words))
+    task_dep = [f"{r}:{plan.id}" for r in st.reads] or ["segment"]
+    return doit_task(step, doc=f"{plan.start:.1f}-{plan.end:.1f} s {plan.title}", task_dep=task_dep)
+
+
+def _creator(st: Stage, ctx: Context, done: bool) -> Callable:
+    def creator():
+        if done:
+            return
+        clips = _read(ctx.segments, {"clips": []})["clips"]
+        transcript = _read(ctx.transcript, {}) if clips else {}
+        source_info = _read(ctx.source_info, {})
+        for c in clips:
+            plan = ClipPlan.from_dict(c)
+            yield _clip_task(st, ctx, plan, clip_words(transcript, plan), source_info)
+
+    creator.__name__ = creator.__qualname__ = f"task_{st.name}"
+    creator.__doc__ = st.doc
+    return create_after(executed="segment")(creator)
+
+
+def clip_task_creators(ctx: Context, done: bool) -> dict[str, Callable]:
+    """`task_<name>` creators for dodo.py's namespace, one per per-clip stage, in pipeline order."""
+    return {f"task_{st.name}": _creator(st, ctx, done) for st in per_clip_stages()}
+
+
+def last_clip_stage() -> Stage:
+    return per_clip_stages()[-1]
+
+
+__all__ = ["clip_task_creators", "clip_words", "last_clip_stage"]

@@ -1,0 +1,264 @@
+"""compose: one ffmpeg encode per clip: cut, reframe (9:16), B-roll, burned captions, audio.
+
+The decisions come from other stages as JSON (NN.reframe.json, NN.broll.json, NN.ass);
+this module only turns them into one filter graph, built with ffmpeg-python so that
+paths and expressions are escaped by one tested routine rather than by hand.
+
+Graph order: source -> crop (moving window) -> scale -> setsar=1 -> B-roll overlays -> captions.
+Cropping before scaling keeps the cost at a bare crop+scale encode: nothing is ever scaled up
+and then thrown away. Captions go last so they stay on top of every insert.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import ffmpeg
+import numpy as np
+import pysubs2
+
+import clipforge
+from clipforge.errors import ClipforgeError, ErrorCode
+from clipforge.fsutil import atomic_path
+from clipforge.media import probe, run_ffmpeg
+
+DEFAULT_FPS = 30  # frame rate of generated video: the background of audio-only clips, looped images
+PIP_WIDTH = 0.35  # picture-in-picture width as a fraction of the output width
+PIP_MARGIN = 0.04  # its margin from the top and right edges, fraction of the output width
+FIT_BLUR_SCALE = 4  # the blurred background of "fit" is blurred at 1/4 size: cheap and just as blurry
+BRIGHT = 96  # a rendered caption pixel (grey level) counts as drawn above this
+MIN_CAPTION_PIXELS = 20  # fewer drawn pixels than this and libass drew nothing useful
+
+
+def default_fontsdir() -> Path:
+    """The fonts shipped with clipforge: libass draws nothing, silently, when it finds no font."""
+    return Path(clipforge.__file__).parent / "fonts"
+
+
+def _even(n: float) -> int:
+    # x264 with yuv420p needs even frame sizes.
+    return max(2, int(round(n / 2)) * 2)
+
+
+def _num(v: float) -> str:
+    """A number for an ffmpeg expression: short, fixed-point, no exponent."""
+    text = f"{v:.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def _size(d: dict | None) -> tuple[int, int] | None:
+    return (int(d["w"]), int(d["h"])) if d else None
+
+
+def output_size(reframe: dict | None, src_size: tuple[int, int] | None) -> tuple[int, int]:
+    """The frame size of the composed clip: the reframe's output, else the source's own size."""
+    size = _size((reframe or {}).get("output")) or src_size or (720, 1280)
+    return _even(size[0]), _even(size[1])
+
+
+# --- the moving crop window ---------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Piece:
+    """Where the crop window is from time t0 on: x0 + slope * (t - t0)."""
+
+    t0: float
+    x0: float
+    slope: float = 0.0
+
+    def expr(self) -> str:
+        if abs(self.slope) < 1e-9:
+            return _num(self.x0)
+        return f"{_num(self.x0)}{'+' if self.slope >= 0 else '-'}{_num(abs(self.slope))}*(t-{_num(self.t0)})"
+
+
+def _pieces(path: list[dict], axis: str, hi: float) -> list[_Piece]:
+    """Piecewise-linear window position: linear between keyframes, held-then-jumped at a cut keyframe."""
+    keys = sorted(((float(k["t"]), min(max(float(k.get(axis, 0)), 0.0), hi), bool(k.get("cut"))) for k in path),
+                  key=lambda k: k[0])
+    pieces = [_Piece(t0=-math.inf, x0=keys[0][1])]
+    for (t0, x0, _), (t1, x1, cut) in zip(keys, keys[1:]):
+        slope = 0.0 if cut or t1 <= t0 else (x1 - x0) / (t1 - t0)
+        pieces.append(_Piece(t0=t0, x0=x0, slope=slope))
+    pieces.append(_Piece(t0=keys[-1][0], x0=keys[-1][1]))
+    # Neighbours that hold the same position are one piece: a still face costs nothing per frame.
+    merged = [pieces[0]]
+    for p in pieces[1:]:
+        last = merged[-1]
+        if p.slope == 0 and last.slope == 0 and abs(p.x0 - last.x0) < 0.5:
+            continue
+        merged.append(p)
+    return merged
+
+
+def _tree(pieces: list[_Piece]) -> str:
+    # A balanced if(lt(t,..)) tree: depth log2(n), so 100+ keyframes stay shallow for ffmpeg's
+    # recursive expression parser and cost a handful of comparisons per frame.
+    if len(pieces) == 1:
+        return pieces[0].expr()
+    mid = len(pieces) // 2
+    return f"if(lt(t,{_num(pieces[mid].t0)}),{_tree(pieces[:mid])},{_tree(pieces[mid:])})"
+
+
+def path_expr(path: list[dict], axis: str, hi: float) -> str:
+    """ffmpeg expression in t for one axis of the crop window's top-left corner, clamped to [0, hi]."""
+    if not path:
+        return _num(hi / 2)
+    return _tree(_pieces(path, axis, hi))
+
+
+# --- video graph -----------------------------------------------------------------
+
+
+def _reframe(video, reframe: dict | None, src: tuple[int, int], size: tuple[int, int]):
+    reframe = reframe or {}
+    mode = reframe.get("mode", "off")
+    if reframe.get("aspect") == "source":
+        mode = "off"
+    w, h = size
+    if mode in ("face", "center"):
+        cw, ch = _size(reframe.get("crop")) or src
+        cw, ch = min(cw, src[0]), min(ch, src[1])
+        path = reframe.get("path") or [{"t": 0.0, "x": (src[0] - cw) / 2, "y": (src[1] - ch) / 2}]
+        video = video.filter("crop", w=cw, h=ch, x=path_expr(path, "x", src[0] - cw),
+                             y=path_expr(path, "y", src[1] - ch))
+        return video.filter("scale", w=w, h=h).filter("setsar", "1")
+    if mode == "fit":
+        return _fit(video, size)
+    if mode == "off":
+        if (w, h) != tuple(src):
+            video = video.filter("scale", w=w, h=h)
+        return video.filter("setsar", "1")
+    raise ClipforgeError(f"reframe: unknown mode {mode!r} (expected face, center, fit or off)")
+
+
+def _fit(video, size: tuple[int, int]):
+    """The whole frame, fitted inside the output, over a blurred cover-scaled copy of itself."""
+    w, h = size
+    split = video.split()
+    fg, bg = split[0], split[1]
+    sw, sh = _even(w / FIT_BLUR_SCALE), _even(h / FIT_BLUR_SCALE)
+    # boxblur's radius must stay under a quarter of the smaller (chroma) plane side.
+    radius = max(1, min(sw, sh) // 8)
+    bg = (bg.filter("scale", w=sw, h=sh, force_original_aspect_ratio="increase")
+          .filter("crop", w=sw, h=sh).filter("boxblur", luma_radius=radius, luma_power=2)
+          .filter("scale", w=w, h=h).filter("setsar", "1"))
+    fg = fg.filter("scale", w=w, h=h, force_original_aspect_ratio="decrease", force_divisible_by=2)
+    fg = fg.filter("setsar", "1")
+    return ffmpeg.overlay(bg, fg, x="(W-w)/2", y="(H-h)/2").filter("setsar", "1")
+
+
+def _inserts(broll: dict | None, duration: float) -> list[dict]:
+    """The B-roll inserts that fall inside the clip, clamped to it."""
+    out = []
+    for ins in (broll or {}).get("inserts", []):
+        start, end = max(0.0, float(ins["start"])), min(duration, float(ins["end"]))
+        if end - start > 0:
+            out.append({**ins, "start": start, "end": end})
+    return out
+
+
+def _overlay_insert(video, ins: dict, size: tuple[int, int], fps: float):
+    w, h = size
+    start, end = ins["start"], ins["end"]
+    if ins.get("kind", "image") == "image":
+        src = ffmpeg.input(str(ins["asset"]), loop=1, t=_num(end - start), framerate=fps).video
+    else:
+        src = ffmpeg.input(str(ins["asset"]), ss=_num(float(ins.get("in", 0.0))), t=_num(end - start)).video
+    if ins.get("mode") == "pip":
+        pw, margin = _even(w * PIP_WIDTH), round(w * PIP_MARGIN)
+        src = src.filter("scale", w=pw, h=-2)
+        x, y = w - pw - margin, margin
+    else:
+        src = src.filter("scale", w=w, h=h, force_original_aspect_ratio="increase").filter("crop", w=w, h=h)
+        x, y = 0, 0
+    # Shift the insert to its clip time; `enable` keeps a stray frame from showing outside it.
+    src = src.filter("setsar", "1").filter("setpts", f"PTS-STARTPTS+{_num(start)}/TB")
+    return ffmpeg.overlay(video, src, x=x, y=y, eof_action="pass",
+                          enable=f"between(t,{_num(start)},{_num(end)})")
+
+
+def _burn(video, ass: Path, fontsdir: Path):
+    # fontsdir always: the static ffmpeg's libass finds no system font and would draw nothing.
+    return video.filter("subtitles", filename=str(ass), fontsdir=str(fontsdir))
+
+
+def compose_args(*, source: Path | str, start: float, duration: float, has_video: bool,
+                 src_size: tuple[int, int] | None, reframe: dict | None, broll: dict | None,
+                 ass: Path | None, fontsdir: Path, out: Path | str, preset: str, crf: int = 20,
+                 fps: float = DEFAULT_FPS) -> list[str]:
+    """ffmpeg arguments (no binary, no -y/-loglevel) for one clip: span of `source` -> `out` (mp4)."""
+    size = output_size(reframe, src_size)
+    # -ss/-t stay input options: an output-side -t can hang ffmpeg near the end of the input.
+    inp = ffmpeg.input(str(source), ss=_num(start), t=_num(duration))
+    if has_video:
+        video = _reframe(inp.video, reframe, src_size or size, size)
+    else:
+        video = ffmpeg.input(f"color=c=black:s={size[0]}x{size[1]}:r={_num(fps)}:d={_num(duration)}",
+                             f="lavfi").video
+    for ins in _inserts(broll, duration):
+        video = _overlay_insert(video, ins, size, fps)
+    if ass is not None:
+        video = _burn(video, Path(ass), Path(fontsdir))
+    opts = {"c:v": "libx264", "preset": preset, "crf": crf, "pix_fmt": "yuv420p",
+            "c:a": "aac", "b:a": "128k", "movflags": "+faststart", "f": "mp4"}
+    return ffmpeg.output(video, inp["a:0"], str(out), **opts).get_args()
+
+
+# --- caption check -----------------------------------------------------------------
+
+
+def first_caption_time(ass: Path) -> float | None:
+    """The middle of the first caption event, or None for a caption file without events."""
+    events = [e for e in pysubs2.load(str(ass), encoding="utf-8").events if not e.is_comment and e.end > e.start]
+    if not events:
+        return None
+    first = min(events, key=lambda e: e.start)
+    return (first.start + first.end) / 2000
+
+
+def captions_visible(*, ass: Path, fontsdir: Path, size: tuple[int, int], at: float) -> bool:
+    """Render the captions alone on black at time `at` and report whether libass drew any text."""
+    w, h = size
+    with tempfile.TemporaryDirectory(prefix="clipforge-captions-") as tmp:
+        raw = Path(tmp) / "frame.gray"
+        # One black frame whose timestamp is `at`, so libass renders the event shown then.
+        frame = ffmpeg.input(f"color=c=black:s={w}x{h}:r=25:d=0.04", f="lavfi").video
+        frame = _burn(frame.filter("setpts", f"PTS+{_num(at)}/TB"), Path(ass), Path(fontsdir))
+        args = ffmpeg.output(frame, str(raw), **{"frames:v": 1, "f": "rawvideo", "pix_fmt": "gray"}).get_args()
+        run_ffmpeg(args, what="caption check", timeout=60)
+        pixels = np.frombuffer(raw.read_bytes(), dtype=np.uint8)
+    return int(np.count_nonzero(pixels > BRIGHT)) >= MIN_CAPTION_PIXELS
+
+
+# --- the encode ----------------------------------------------------------------------
+
+
+def compose(*, source: Path | str, start: float, duration: float, has_video: bool,
+            src_size: tuple[int, int] | None, reframe: dict | None, broll: dict | None,
+            ass: Path | None, out: Path | str, fontsdir: Path | None = None, preset: str = "superfast",
+            crf: int = 20, timeout: float | None = None) -> dict:
+    """Encode one clip to `out` atomically; raise CAPTIONS_NOT_VISIBLE before encoding if libass draws nothing."""
+    out = Path(out)
+    fontsdir = Path(fontsdir) if fontsdir is not None else default_fontsdir()
+    size = output_size(reframe, src_size)
+    at = first_caption_time(Path(ass)) if ass is not None else None
+    if at is not None and not captions_visible(ass=Path(ass), fontsdir=fontsdir, size=size, at=at):
+        raise ClipforgeError(f"compose {out.name}: the captions render as nothing at {at:.2f} s "
+                             f"(no usable font in {fontsdir})", code=ErrorCode.CAPTIONS_NOT_VISIBLE)
+    began = time.monotonic()
+    with atomic_path(out, ".mp4") as tmp:
+        args = compose_args(source=source, start=start, duration=duration, has_video=has_video,
+                            src_size=src_size, reframe=reframe, broll=broll, ass=ass, fontsdir=fontsdir,
+                            out=tmp, preset=preset, crf=crf)
+        # A stuck encode must become a retryable error; real encodes run far faster than this.
+        run_ffmpeg(args, what=f"compose {out.name}", timeout=timeout or 120 + 20 * duration)
+        info = probe(tmp, label=out.name)
+    return {"file": str(out), "width": info.width, "height": info.height, "duration": info.duration,
+            "captions_checked_at": at, "inserts": len(_inserts(broll, duration)),
+            "seconds": round(time.monotonic() - began, 3)}

@@ -1,0 +1,99 @@
+"""vfx: decide how a clip is reframed for a post-ready short; writes NN.reframe.json for compose.
+
+Shape of NN.reframe.json (compose implements against it):
+  mode     "face" | "center" | "fit" | "off"
+  aspect   the requested aspect ("9:16", "1:1", "4:5", "16:9", "source")
+  source   {"w", "h"} of the video stream, or null without one
+  crop     {"w", "h"} window cut from the source (the whole source for fit/off), or null without video
+  output   {"w", "h"} frame to encode
+  path     [{"t", "x", "y", "cut"}]: top-left of the crop window at clip time t (see stages.camera);
+           empty for fit/off
+  detector face detector name, or null when none ran
+  samples  [{"t", "faces": [[x, y, w, h]], "scene_cut"}] the detector's samples (source px)
+  coverage share of face samples whose face the window keeps, or null
+  note     one line for the report
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from clipforge.errors import ErrorCode, OptionError
+from clipforge.fsutil import write_json
+from clipforge.stages import faces as faces_mod
+from clipforge.stages.camera import CameraOptions, Keyframe, coverage, crop_size, output_size, plan_path
+
+MODES = ("face", "center", "fit", "off")
+AUDIO_ONLY_ASPECT = "9:16"  # no picture to take a shape from: a short is portrait
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReframeOptions:
+    fps: float = 4.0  # face samples per second
+    width: int = 320  # px the detector sees (wider finds smaller faces, costs more)
+    camera: CameraOptions = CameraOptions()
+
+
+def _size(w, h) -> dict:
+    return {"w": int(w), "h": int(h)}
+
+
+def _check(aspect: str, reframe: str, height: int) -> None:
+    if reframe not in MODES:
+        raise OptionError(f"reframe={reframe!r} is not one of {', '.join(MODES)}", code=ErrorCode.BAD_OPTION)
+    if aspect != "source":
+        output_size(aspect, height)  # raises BAD_OPTION for a malformed aspect or height
+    elif height < 2:
+        raise OptionError(f"output height {height} is too small", code=ErrorCode.BAD_OPTION)
+
+
+def plan_reframe(*, source: str | Path, start: float, duration: float, src_size: tuple[int, int] | None,
+                 has_video: bool, aspect: str, reframe: str, height: int,
+                 opts: ReframeOptions = ReframeOptions(), detect=faces_mod.detect) -> dict:
+    """`detect` is a seam for tests; everything else is decided from the arguments."""
+    _check(aspect, reframe, height)
+    if not has_video or not src_size:
+        out = output_size(AUDIO_ONLY_ASPECT if aspect == "source" else aspect, height)
+        return _decision("off", aspect, None, None, out, note="no video stream: compose draws the output frame")
+    sw, sh = src_size
+    if aspect == "source" or reframe == "off":
+        note = "aspect=source: no reframe" if aspect == "source" else "reframe=off: source shape kept"
+        return _decision("off", aspect, src_size, src_size, output_size("source", height, src_size), note=note)
+    out = output_size(aspect, height)
+    if reframe == "fit":
+        return _decision("fit", aspect, src_size, src_size, out, note="whole frame letterboxed on a blurred copy")
+    crop = crop_size(sw, sh, aspect)
+    centre = [Keyframe(t=0.0, x=(sw - crop[0]) // 4 * 2, y=(sh - crop[1]) // 4 * 2)]
+    if reframe == "center":
+        return _decision("center", aspect, src_size, crop, out, path=centre, note="centre framing")
+    track = detect(source=source, start=start, duration=duration, fps=opts.fps, width=opts.width)
+    samples = [s.to_dict() for s in track.samples]
+    found = sum(1 for s in track.samples if s.faces)
+    if not found:
+        return _decision("face", aspect, src_size, crop, out, path=centre, detector=track.detector,
+                         samples=samples, note="no face found: centre framing")
+    path = plan_path(track=track, src=(sw, sh), crop=crop, opts=opts.camera)
+    cov = coverage(track, path, crop)
+    cuts = sum(k.cut for k in path)
+    return _decision("face", aspect, src_size, crop, out, path=path, detector=track.detector, samples=samples,
+                     coverage=cov, note=f"face in {found}/{len(samples)} samples, {len(path)} keyframes, "
+                                        f"{cuts} cut(s), coverage {cov:.0%}")
+
+
+def _decision(mode, aspect, src, crop, out, *, path=(), detector=None, samples=(), coverage=None, note="") -> dict:
+    return {
+        "mode": mode, "aspect": aspect,
+        "source": _size(*src) if src else None,
+        "crop": _size(*crop) if crop else None,
+        "output": _size(*out),
+        "path": [k.to_dict() for k in path],
+        "detector": detector, "samples": list(samples),
+        "coverage": None if coverage is None else round(coverage, 4),
+        "note": note,
+    }
+
+
+def write_reframe(path: str | Path, decision: dict) -> None:
+    write_json(path, decision)
+
