@@ -134,7 +134,9 @@ def task_render():
         stage("render").function()(ctx=C, last=last)
 
     def inputs():
-        return [C.segments, C.source_info, *(C.unit_file(last.name, c["id"], last.outputs[0]) for c in _clips())]
+        published = [(st.name, sfx) for st in per_clip_stages() for sfx in st.publish]
+        return [C.segments, C.source_info, *(C.unit_file(last.name, c["id"], last.outputs[0]) for c in _clips()),
+                *(C.unit_file(name, c["id"], sfx) for c in _clips() for name, sfx in published)]
 
     task = _task("render", run=run, targets=[], inputs=inputs, task_dep=[last.name])
     if not DONE:

@@ -60,10 +60,11 @@ def _clip_task(st: Stage, ctx: Context, plan: ClipPlan, words: list[Word], sourc
                 inputs=lambda: [ctx.media, *reads.values(), *extra],
                 config_hash=_key(ctx.opts.stage_hash(st.name), plan, words))
     task_dep = [f"{r}:{plan.id}" for r in st.reads] or ["segment"]
-    return doit_task(step, doc=f"{plan.start:.1f}-{plan.end:.1f} s {plan.title}", task_dep=task_dep)
+    return doit_task(step, doc=f"{plan.start:.1f}-{plan.end:.1f} s {plan.title}", task_dep=task_dep,
+                     accept_edits=st.editable and ctx.opts.keep == "yes")
 
 
-def _creator(st: Stage, ctx: Context, done: bool) -> Callable:
+def _creator(st: Stage, ctx: Context, done: bool, after: str) -> Callable:
     def creator():
         if done:
             return
@@ -76,12 +77,15 @@ def _creator(st: Stage, ctx: Context, done: bool) -> Callable:
 
     creator.__name__ = creator.__qualname__ = f"task_{st.name}"
     creator.__doc__ = st.doc
-    return create_after(executed="segment")(creator)
+    # doit must know a task before another names it in task_dep: each per-clip stage's
+    # sub-tasks are created once the stage before it has run.
+    return create_after(executed=after)(creator)
 
 
 def clip_task_creators(ctx: Context, done: bool) -> dict[str, Callable]:
     """`task_<name>` creators for dodo.py's namespace, one per per-clip stage, in pipeline order."""
-    return {f"task_{st.name}": _creator(st, ctx, done) for st in per_clip_stages()}
+    names = ["segment", *(st.name for st in per_clip_stages())]
+    return {f"task_{st.name}": _creator(st, ctx, done, after) for st, after in zip(per_clip_stages(), names)}
 
 
 def last_clip_stage() -> Stage:

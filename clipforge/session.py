@@ -137,6 +137,12 @@ def finish(rc: int) -> int:
     if rc == 0 and st is None and ctx.done():
         say("nothing to do: clips/ already holds this input's clips for these options")
         return 0
+    if rc == 0 and st is not None and ctx.opts.keep == "yes" and outputs_current(ctx.run_key()):
+        st.active_run = None
+        CURRENT.save()
+        say("done: clips are in clips/; keep=yes kept temp_processing/ and the state file: edit a decision file "
+            "(subtitles/*.ass, vfx/*.reframe.json, broll/*.broll.json) and run `doit keep=yes` to re-render that clip")
+        return 0
     if rc == 0 and outputs_current(ctx.run_key()):
         removed = delete_temp_files(st, warn=say)
         delete_state_file()

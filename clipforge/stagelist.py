@@ -35,6 +35,8 @@ class Stage:
     extra: str | None = None
     # ... and which of its outputs render publishes beside the clip (clips/NN-slug.srt).
     publish: tuple[str, ...] = ()
+    # Its outputs are decisions a user may edit (with keep=yes): an edit is kept, and re-renders that clip.
+    editable: bool = False
 
     def function(self) -> Callable:
         return resolve(self.run)
@@ -51,33 +53,80 @@ def resolve(ref: str) -> Callable:
 _S = "clipforge.stages."
 
 STAGES: tuple[Stage, ...] = (
-    Stage(name="download", doc="Fetch (yt-dlp) or link the input into temp_processing/ and probe it.",
-          run=_S + "download:run", options=("input",)),
-    Stage(name="chunks", doc="Decode the audio and plan transcription chunks at silences.",
-          run=_S + "transcribe:plan_chunks", options=("chunk_minutes",)),
-    Stage(name="transcribe", doc="Transcribe each chunk with faster-whisper (word timestamps, VAD).",
-          run=_S + "transcribe:transcribe_chunk", options=("whisper_model", "device", "compute_type", "language"),
-          per_chunk=True),
-    Stage(name="transcript", doc="Merge the chunk transcripts into transcript.json.",
-          run=_S + "transcribe:merge", options=("whisper_model", "device", "compute_type", "language")),
-    Stage(name="segment", doc="Choose the clips: an LLM when configured, else the offline segmenter.",
-          run=_S + "segment:run",
-          options=("segmenter", "llm_model", "llm_window_chars", "clips", "min_len", "max_len", "padding")),
-    Stage(name="subtitles", doc="Write each clip's captions: SRT/VTT sidecars and word-highlighted ASS.",
-          run=_S + "subtitles:run", per_clip=True, outputs=(".ass", ".srt", ".vtt"), publish=(".srt", ".vtt"),
-          options=("captions", "aspect", "height", "caption_chars", "caption_words"),
-          extra="clipforge.assets:font_files"),
-    Stage(name="vfx", doc="Decide each clip's frame: aspect and a face-following camera path.",
-          run=_S + "vfx:run", per_clip=True, outputs=(".reframe.json",), options=("aspect", "reframe", "height")),
-    Stage(name="broll", doc="Plan B-roll inserts from broll= (the user's own folder) that match what is said.",
-          run=_S + "broll:run", per_clip=True, outputs=(".broll.json",),
-          options=("broll", "broll_mode", "broll_max", "broll_max_len", "broll_protect", "broll_share"),
-          extra=_S + "broll:asset_files"),
-    Stage(name="extract", doc="Cut and compose each clip in one ffmpeg encode: frame, B-roll, burned captions.",
-          run=_S + "extract:run", per_clip=True, outputs=(".mp4",), reads=("subtitles", "vfx", "broll"),
-          options=("cut", "preset", "captions"), extra="clipforge.assets:font_files"),
-    Stage(name="render", doc="Publish clips/NN-<slug>.mp4 (and sidecars) and clips/manifest.json.",
-          run=_S + "render:run"),
+    Stage(
+        name="download",
+        doc="Fetch (yt-dlp) or link the input into temp_processing/ and probe it.",
+        run=_S + "download:run",
+        options=("input",),
+    ),
+    Stage(
+        name="chunks",
+        doc="Decode the audio and plan transcription chunks at silences.",
+        run=_S + "transcribe:plan_chunks",
+        options=("chunk_minutes",),
+    ),
+    Stage(
+        name="transcribe",
+        doc="Transcribe each chunk with faster-whisper (word timestamps, VAD).",
+        run=_S + "transcribe:transcribe_chunk",
+        options=("whisper_model", "device", "compute_type", "language"),
+        per_chunk=True,
+    ),
+    Stage(
+        name="transcript",
+        doc="Merge the chunk transcripts into transcript.json.",
+        run=_S + "transcribe:merge",
+        options=("whisper_model", "device", "compute_type", "language"),
+    ),
+    Stage(
+        name="segment",
+        doc="Choose the clips: an LLM when configured, else the offline segmenter.",
+        run=_S + "segment:run",
+        options=("segmenter", "llm_model", "llm_window_chars", "clips", "min_len", "max_len", "padding"),
+    ),
+    Stage(
+        name="subtitles",
+        doc="Write each clip's captions: SRT/VTT sidecars and word-highlighted ASS.",
+        run=_S + "subtitles:run",
+        per_clip=True,
+        outputs=(".ass", ".srt", ".vtt"),
+        publish=(".srt", ".vtt"),
+        editable=True,
+        options=("captions", "aspect", "reframe", "height", "caption_chars", "caption_words"),
+        extra="clipforge.assets:font_files",
+    ),
+    Stage(
+        name="vfx",
+        doc="Decide each clip's frame: aspect and a face-following camera path.",
+        run=_S + "vfx:run",
+        per_clip=True,
+        outputs=(".reframe.json",),
+        editable=True,
+        options=("aspect", "reframe", "height"),
+    ),
+    Stage(
+        name="broll",
+        doc="Plan B-roll inserts from broll= (the user's own folder) that match what is said.",
+        run=_S + "broll:run",
+        per_clip=True,
+        outputs=(".broll.json",),
+        editable=True,
+        options=("broll", "broll_mode", "broll_max", "broll_max_len", "broll_protect", "broll_share"),
+        extra=_S + "broll:asset_files",
+    ),
+    Stage(
+        name="extract",
+        doc="Cut and compose each clip in one ffmpeg encode: frame, B-roll, burned captions.",
+        run=_S + "extract:run",
+        per_clip=True,
+        outputs=(".mp4",),
+        reads=("subtitles", "vfx", "broll"),
+        options=("cut", "preset", "captions"),
+        extra="clipforge.assets:font_files",
+    ),
+    Stage(
+        name="render", doc="Publish clips/NN-<slug>.mp4 (and sidecars) and clips/manifest.json.", run=_S + "render:run"
+    ),
 )
 
 BY_NAME = {s.name: s for s in STAGES}

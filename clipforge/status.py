@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from clipforge.errors import ErrorCode
 from clipforge import stagelist
+from clipforge.errors import ErrorCode
 from clipforge.state import CURRENT
 
 

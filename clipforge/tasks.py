@@ -106,24 +106,25 @@ class StateSaysCurrent:
     and every target still has its recorded size and sha256.
     """
 
-    def __init__(self, step: Step):
+    def __init__(self, step: Step, accept_edits: bool = False):
         self.step = step
+        self.accept_edits = accept_edits  # decision files a user may edit (keep=yes)
 
     def __call__(self) -> bool:
         from clipforge.state import CURRENT
 
         s = self.step
-        return CURRENT.is_current(s.task, s.config_hash, s.targets, s.inputs())
+        return CURRENT.is_current(s.task, s.config_hash, s.targets, s.inputs(), accept_edits=self.accept_edits)
 
 
-def doit_task(step: Step, *, doc: str, task_dep: list[str] = (), **extra) -> dict:
+def doit_task(step: Step, *, doc: str, task_dep: list[str] = (), accept_edits: bool = False, **extra) -> dict:
     """A doit task dict for `step`; ordering comes from task_dep, freshness from StateSaysCurrent."""
     name = step.task.split(":")
     task = {
         "actions": [(execute, [step])],
         "targets": list(step.targets),
         "task_dep": list(task_dep),
-        "uptodate": [StateSaysCurrent(step)],
+        "uptodate": [StateSaysCurrent(step, accept_edits)],
         "doc": doc,
         "verbosity": 2,
         **extra,

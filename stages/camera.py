@@ -41,7 +41,7 @@ class Keyframe:
 
 
 def _even(v: float) -> int:
-    return int(round(v / 2)) * 2
+    return math.floor(v / 2 + 0.5) * 2  # half up: 405 -> 406, as a person would round
 
 
 def _ratio(aspect: str) -> tuple[int, int]:
@@ -248,6 +248,8 @@ def thin(path: list[Keyframe], tol: float = 2.0, budget: int | None = None) -> l
                 continue
             out.append(path[b])
             a, b = b, b + 1
+        while len(out) > 1 and not out[-1].cut and (out[-1].x, out[-1].y) == (out[-2].x, out[-2].y):
+            out.pop()  # the last position holds to the end anyway
         if budget is None or len(out) <= budget or tol > 1e4:
             return out
         tol *= 2

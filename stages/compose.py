@@ -26,7 +26,7 @@ from clipforge.errors import ClipforgeError, ErrorCode
 from clipforge.fsutil import atomic_path
 from clipforge.media import probe, run_ffmpeg
 
-DEFAULT_FPS = 30  # frame rate of generated video: the background of audio-only clips, looped images
+DEFAULT_FPS = 30  # frame rate of the background generated for audio-only clips
 PIP_WIDTH = 0.35  # picture-in-picture width as a fraction of the output width
 PIP_MARGIN = 0.04  # its margin from the top and right edges, fraction of the output width
 FIT_BLUR_SCALE = 4  # the blurred background of "fit" is blurred at 1/4 size: cheap and just as blurry
@@ -163,11 +163,13 @@ def _inserts(broll: dict | None, duration: float) -> list[dict]:
     return out
 
 
-def _overlay_insert(video, ins: dict, size: tuple[int, int], fps: float):
+def _overlay_insert(video, ins: dict, size: tuple[int, int]):
     w, h = size
     start, end = ins["start"], ins["end"]
-    if ins.get("kind", "image") == "image":
-        src = ffmpeg.input(str(ins["asset"]), loop=1, t=_num(end - start), framerate=fps).video
+    image = ins.get("kind", "image") == "image"
+    if image:
+        # One decoded frame, scaled once; overlay repeats it (eof_action=repeat) while `enable` holds.
+        src = ffmpeg.input(str(ins["asset"])).video
     else:
         src = ffmpeg.input(str(ins["asset"]), ss=_num(float(ins.get("in", 0.0))), t=_num(end - start)).video
     if ins.get("mode") == "pip":
@@ -175,11 +177,12 @@ def _overlay_insert(video, ins: dict, size: tuple[int, int], fps: float):
         src = src.filter("scale", w=pw, h=-2)
         x, y = w - pw - margin, margin
     else:
-        src = src.filter("scale", w=w, h=h, force_original_aspect_ratio="increase").filter("crop", w=w, h=h)
+        # Crop to the output's aspect first, then scale: never scale a large picture up to throw most away.
+        src = src.filter("crop", w=f"min(iw,ih*{w}/{h})", h=f"min(ih,iw*{h}/{w})").filter("scale", w=w, h=h)
         x, y = 0, 0
-    # Shift the insert to its clip time; `enable` keeps a stray frame from showing outside it.
+    # Shift the insert to its clip time; `enable` bounds it exactly to [start, end].
     src = src.filter("setsar", "1").filter("setpts", f"PTS-STARTPTS+{_num(start)}/TB")
-    return ffmpeg.overlay(video, src, x=x, y=y, eof_action="pass",
+    return ffmpeg.overlay(video, src, x=x, y=y, eof_action="repeat" if image else "pass",
                           enable=f"between(t,{_num(start)},{_num(end)})")
 
 
@@ -202,7 +205,7 @@ def compose_args(*, source: Path | str, start: float, duration: float, has_video
         video = ffmpeg.input(f"color=c=black:s={size[0]}x{size[1]}:r={_num(fps)}:d={_num(duration)}",
                              f="lavfi").video
     for ins in _inserts(broll, duration):
-        video = _overlay_insert(video, ins, size, fps)
+        video = _overlay_insert(video, ins, size)
     if ass is not None:
         video = _burn(video, Path(ass), Path(fontsdir))
     opts = {"c:v": "libx264", "preset": preset, "crf": crf, "pix_fmt": "yuv420p",

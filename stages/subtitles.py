@@ -241,6 +241,10 @@ def highlight_events(chunks: list[Chunk], opts: CaptionOptions) -> list[pysubs2.
         ws = chunk.words
         for i, w in enumerate(ws):
             end = ws[i + 1].start if i + 1 < len(ws) else w.end
+            if round(end * 100) <= round(w.start * 100):
+                # ASS times are centiseconds; a zero-length event makes libass drop the whole
+                # track in the bundled ffmpeg. The word stays visible in its chunk's other events.
+                continue
             parts = [_ass_text(x.text) for x in ws]
             parts[i] = f"{tag}{parts[i]}{{\\r}}"
             events.append(pysubs2.SSAEvent(start=pysubs2.make_time(s=w.start), end=pysubs2.make_time(s=end),
@@ -289,3 +293,28 @@ def write_captions(*, words: list[Word], frame: tuple[int, int], opts: CaptionOp
     first = [events[0].start / 1000, events[0].end / 1000] if events else None
     return {"cues": len(cues), "chunks": len(chunks), "events": len(events),
             "words": sum(len(c.words) for c in chunks), "first_event": first}
+
+
+def frame_for(*, aspect: str, reframe: str, height: int, source_info: dict) -> tuple[int, int]:
+    """The output frame the captions are laid out for: the same rule as the vfx stage's output size."""
+    from clipforge.stages.camera import output_size
+
+    src = (source_info.get("width") or 0, source_info.get("height") or 0)
+    if source_info.get("has_video") and src[0] and src[1] and (aspect == "source" or reframe == "off"):
+        return output_size("source", height, src)
+    return output_size("9:16" if aspect == "source" else aspect, height)
+
+
+def run(job) -> None:
+    """Per-clip stage (clipforge.stagelist "subtitles"): the clip's words in, NN.ass/.srt/.vtt out.
+
+    With captions=off the files are still written, empty, so the stages after it need no special case.
+    """
+    o = job.options
+    opts = CaptionOptions(max_chars_per_line=int(o["caption_chars"]), chunk_words=int(o["caption_words"]))
+    words = job.words if o["captions"] != "off" else []
+    frame = frame_for(aspect=o["aspect"], reframe=o["reframe"], height=int(o["height"]), source_info=job.source_info)
+    summary = write_captions(words=words, frame=frame, opts=opts, ass_out=Path(job.output(".ass")),
+                             srt_out=Path(job.output(".srt")), vtt_out=Path(job.output(".vtt")))
+    if words and not summary["events"]:
+        print(f"  subtitles: {job.clip.id} has no timed words: no captions")

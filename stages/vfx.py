@@ -22,7 +22,7 @@ from pathlib import Path
 from clipforge.errors import ErrorCode, OptionError
 from clipforge.fsutil import write_json
 from clipforge.stages import faces as faces_mod
-from clipforge.stages.camera import CameraOptions, Keyframe, coverage, crop_size, output_size, plan_path
+from clipforge.stages.camera import CameraOptions, coverage, crop_size, output_size, plan_path
 
 MODES = ("face", "center", "fit", "off")
 AUDIO_ONLY_ASPECT = "9:16"  # no picture to take a shape from: a short is portrait
@@ -64,7 +64,7 @@ def plan_reframe(*, source: str | Path, start: float, duration: float, src_size:
     if reframe == "fit":
         return _decision("fit", aspect, src_size, src_size, out, note="whole frame letterboxed on a blurred copy")
     crop = crop_size(sw, sh, aspect)
-    centre = [Keyframe(t=0.0, x=(sw - crop[0]) // 4 * 2, y=(sh - crop[1]) // 4 * 2)]
+    centre = plan_path(track=(), src=(sw, sh), crop=crop)  # one keyframe, the same centre camera uses
     if reframe == "center":
         return _decision("center", aspect, src_size, crop, out, path=centre, note="centre framing")
     track = detect(source=source, start=start, duration=duration, fps=opts.fps, width=opts.width)
@@ -97,3 +97,14 @@ def _decision(mode, aspect, src, crop, out, *, path=(), detector=None, samples=(
 def write_reframe(path: str | Path, decision: dict) -> None:
     write_json(path, decision)
 
+
+
+def run(job) -> None:
+    """Per-clip stage (clipforge.stagelist "vfx"): one ClipJob in, NN.reframe.json out."""
+    info = job.source_info
+    has_video = bool(info.get("has_video"))
+    src = (int(info["width"]), int(info["height"])) if has_video and info.get("width") and info.get("height") else None
+    decision = plan_reframe(source=job.source, start=job.clip.start, duration=job.clip.duration, src_size=src,
+                            has_video=has_video, aspect=job.options["aspect"], reframe=job.options["reframe"],
+                            height=int(job.options["height"]))
+    write_reframe(job.output(".reframe.json"), decision)

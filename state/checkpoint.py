@@ -48,7 +48,9 @@ class Checkpoint:
         self._state, self._loaded = None, True
 
     # -- up-to-date checks -------------------------------------------------
-    def is_current(self, task: str, config_hash: str, targets: list[str], inputs: list[str]) -> bool:
+    def is_current(self, task: str, config_hash: str, targets: list[str], inputs: list[str],
+                   accept_edits: bool = False) -> bool:
+        """`accept_edits`: a decision file the user edited (keep=yes) is adopted rather than redone."""
         st = self.state
         rec = st.tasks.get(task) if st else None
         if rec is None or rec["config_hash"] != config_hash:
@@ -57,6 +59,14 @@ class Checkpoint:
             return False
         if any(rec["inputs"].get(p) != signature(p) for p in inputs):
             return False
+        if accept_edits:
+            for path in targets:
+                if not self.target_intact(path) and os.path.isfile(path) and os.path.getsize(path) > 0:
+                    # Our writes are atomic, so a changed complete file is an edit: keep it, and let
+                    # the stages that read it see the new checksum.
+                    print(f"  {task}: using your edited {path}")
+                    st.temp_files[path] = {"sha256": sha256_file(path), "size": os.path.getsize(path), "task": task}
+                    self.save()
         return all(self.target_intact(p) for p in targets)
 
     def target_intact(self, path: str) -> bool:

@@ -55,10 +55,19 @@ class Project:
         return self.path / "temp_processing" / rel
 
 
-def make_project(dest: Path) -> Project:
+# Small output frames keep the many end-to-end runs quick; the sample run in test_pipeline uses the defaults.
+FAST = {"height": 320}
+
+
+def make_project(dest: Path, options: dict | None = None) -> Project:
+    """A project folder like a user's checkout, with `options` as its [tool.clipforge] defaults."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in ("dodo.py", "pyproject.toml"):
-        shutil.copy(ROOT / name, dest / name)
+    shutil.copy(ROOT / "dodo.py", dest / "dodo.py")
+    text = (ROOT / "pyproject.toml").read_text()
+    lines = [f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in (FAST if options is None
+                                                                                  else options).items()]
+    (dest / "pyproject.toml").write_text(text.replace("[tool.clipforge]\n", "[tool.clipforge]\n" + "".join(
+        line.replace("'", '"') + "\n" for line in lines), 1))
     (dest / "sample").mkdir(exist_ok=True)
     shutil.copy(SAMPLE, dest / "sample" / SAMPLE.name)
     return Project(dest)

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import clipforge
-from clipforge.media import ffmpeg_exe
 from clipforge import stagelist
+from clipforge.media import ffmpeg_exe
 from tests.helpers import MEDIA, SAMPLE, make_project, run_ok
 
 STAGES = [s.name for s in stagelist.STAGES]
@@ -137,9 +137,9 @@ def check_clips(project, min_len: float, max_len: float, padding: float = 0.2, v
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    p = make_project(tmp_path_factory.mktemp("full") / "proj")
+    p = make_project(tmp_path_factory.mktemp("full") / "proj", options={})  # the defaults, as a user gets them
     t0 = time.monotonic()
-    first = run_ok(p.doit(timeout=180))
+    first = run_ok(p.doit(timeout=300))
     first_s = time.monotonic() - t0
     temp_files_left = [str(f) for f in p.temp().rglob("*") if not f.is_dir()] if p.temp().exists() else []
     state_left = p.state_file.exists()
