@@ -15,9 +15,16 @@ from clipforge import pipeline
 from clipforge.config import cmdline_vars, input_identity, load_options
 from clipforge.errors import ClipforgeError, ErrorCode, StateError
 from clipforge.redact import is_url
-from clipforge.state import CURRENT, TEMP_DIR, delete_state_file, delete_temp_files, load_state_file
+from clipforge.state import (
+    CURRENT,
+    TEMP_DIR,
+    delete_state_file,
+    delete_temp_files,
+    load_state_file,
+    remove_partials,
+    temp_dir_is_link,
+)
 from clipforge.state.store import now
-from clipforge.tasks import remove_partials
 
 
 def say(msg: str) -> None:
@@ -64,6 +71,11 @@ def _describe(st) -> str:
 def prepare(retry: bool, nocache: bool) -> None:
     given = cmdline_vars()
     load_options(given)  # a bad option is reported before anything is touched
+    if temp_dir_is_link():
+        # Writing through the link would put our files elsewhere, and cleaning up would then have to
+        # delete through it: refuse before anything is written or deleted.
+        raise ClipforgeError(f"{TEMP_DIR}/ is a link to {os.path.realpath(TEMP_DIR)}; clipforge only writes and "
+                             "deletes in a real temp_processing/ folder", code=ErrorCode.TEMP_LINKED)
     if nocache:
         removed = discard()
         pipeline.FRESH = True
@@ -75,7 +87,7 @@ def prepare(retry: bool, nocache: bool) -> None:
         _resume_or_discard(st, given, retry)
     elif retry:
         say("--retry: there is no previous run to resume; starting a normal run")
-    remove_partials(TEMP_DIR)
+    remove_partials(TEMP_DIR, warn=say)
     _remove_root_partials()
     if CURRENT.state is None and pipeline.load_context().done():
         return  # nothing will run: do not write a state file only to delete it

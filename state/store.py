@@ -94,7 +94,7 @@ def _parse(path: Path) -> RunState:
 
 
 def _stderr(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    print(f"clipforge: {msg}", file=sys.stderr, flush=True)
 
 
 def load_state_file(path: Path = STATE_FILE, *, warn=_stderr) -> RunState | None:
@@ -113,7 +113,7 @@ def load_state_file(path: Path = STATE_FILE, *, warn=_stderr) -> RunState | None
             corrupt = path.with_name(path.name + ".corrupt")
             os.replace(path, corrupt)
             write_json(path, state.to_dict())
-            warn(f"clipforge: {err.message}; restored the last good copy ({backup.name}); "
+            warn(f"{err.message}; restored the last good copy ({backup.name}); "
                  f"the damaged file is kept as {corrupt.name}")
             return state
         raise
