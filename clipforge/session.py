@@ -133,12 +133,28 @@ def _resume_or_discard(st, given: dict, retry: bool) -> None:
         say("the saved URL had its credentials removed; if the download must be redone, pass input=URL again")
 
 
-def _remove_root_partials() -> None:
-    """A kill mid-write can leave our own `.name.PID.part.ext` files beside the state and in clips/."""
-    for pattern in (".temp_clips*.part*", ".doit-db*.part*", "clips/.*.part.*"):
-        for path in Path().glob(pattern):
-            if path.is_file() and not path.is_symlink():
-                path.unlink()
+ROOT_PARTIAL_STEMS = (".temp_clips", ".doit-db")  # the state file, its backup, doit's database
+
+
+def _remove_root_partials() -> int:
+    """A kill mid-write can leave atomic_path's temporaries beside the state file and in clips/.
+
+    Only names atomic_path makes are removed (in the project folder only those of our own files),
+    never through a link: a linked clips/ is left alone, and a link is removed, not its target.
+    """
+    from clipforge.fsutil import partial_stem
+
+    removed = 0
+    for folder, ours in ((Path("."), lambda stem: stem.startswith(ROOT_PARTIAL_STEMS)),
+                         (Path("clips"), lambda stem: True)):
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        for entry in os.scandir(folder):
+            stem = partial_stem(entry.name)
+            if stem is not None and ours(stem) and not entry.is_dir(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed += 1
+    return removed
 
 
 def finish(rc: int) -> int:

@@ -31,3 +31,23 @@ def test_a_linked_temp_processing_is_refused_and_nothing_behind_it_is_deleted(pr
     assert "clipforge: clipforge:" not in out
     assert (outside / "holiday.part.mp4").read_text() == "the user's own partial file"
     assert (outside / "y.dl" / "keep.mp4").read_text() == "user data"
+
+
+def test_partial_writes_of_the_state_file_doit_db_and_clips_are_swept_and_nothing_else(project, tmp_path):
+    target = tmp_path / "target.json"
+    target.write_text("not ours")
+    ours = ["..temp_clips.4242.part.json", "..temp_clips.json.bak.4242.part.json", "..doit-db.77.part.json",
+            "clips/.01-intro.5.part.mp4", "clips/.manifest.5.part.json"]
+    theirs = ["notes.part.txt", ".temp_clips_notes.txt", ".my.4242.part.json", "clips/my.part.mp4",
+              "clips/.hidden.txt", "clips/01-intro.mp4"]
+    (project.path / "clips").mkdir()
+    for rel in ours + theirs:
+        (project.path / rel).write_text("x")
+    os.symlink(target, project.path / "..temp_clips.9.part.json")
+
+    result = project.doit("clips=1", env={"CLIPFORGE_FAIL_AT": "download"})  # fails fast, after the sweep
+    assert result.returncode == 70, result.stdout + result.stderr
+    assert [rel for rel in ours if (project.path / rel).exists()] == []
+    assert not (project.path / "..temp_clips.9.part.json").is_symlink()
+    assert target.read_text() == "not ours"
+    assert [rel for rel in theirs if not (project.path / rel).exists()] == []

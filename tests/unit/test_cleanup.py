@@ -160,3 +160,17 @@ def test_safe_to_delete_refuses_anything_not_strictly_inside(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     Path("temp_processing").mkdir()
     assert not safe_to_delete(rel)
+
+
+def test_atomic_path_temporaries_are_recognised_by_the_start_up_sweep(tmp_path, monkeypatch):
+    from clipforge.fsutil import atomic_path, partial_stem
+    from clipforge.session import ROOT_PARTIAL_STEMS
+
+    monkeypatch.chdir(tmp_path)
+    names = []
+    for target in (".temp_clips.json", ".temp_clips.json.bak", ".doit-db.json"):
+        with atomic_path(target, ".json") as tmp:
+            tmp.write_text("{}")
+            names.append(tmp.name)
+    assert all((partial_stem(n) or "").startswith(ROOT_PARTIAL_STEMS) for n in names), names
+    assert partial_stem("notes.part.txt") is None and partial_stem(".my.part.json") is None
