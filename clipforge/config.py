@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sys
 from dataclasses import asdict, dataclass, fields
@@ -79,6 +80,9 @@ STAGE_OPTIONS: dict[str, tuple[str, ...]] = {
 }
 
 _FIELDS = {f.name: f for f in fields(Options)}
+# Options where `inf` means "no limit": one transcription chunk, no maximum clip length.
+UNLIMITED_OK = {"chunk_minutes", "max_len"}
+MIN_CHUNK_MINUTES = 0.05  # 3 s: shorter chunks only multiply whisper calls
 # doit's own variables that are not clipforge options.
 _IGNORED_VARS = {"pdb"}
 
@@ -121,6 +125,9 @@ def _coerce(name: str, raw) -> object:
             value = str(raw).strip()
     except ValueError:
         raise OptionError(f"option {name}={raw!r} is not a {'number' if kind != 'str' else 'string'}") from None
+    if kind == "float" and not math.isfinite(value) and not (value == math.inf and name in UNLIMITED_OK):
+        allowed = " (or inf for no limit)" if name in UNLIMITED_OK else ""
+        raise OptionError(f"option {name}={raw!r} must be a finite number{allowed}")
     if name in CHOICES and value not in CHOICES[name]:
         raise OptionError(f"option {name}={value!r} is not one of {', '.join(CHOICES[name])}")
     return value
@@ -135,8 +142,9 @@ def _check(opts: Options) -> None:
         raise OptionError(f"options min_len={opts.min_len} and max_len={opts.max_len} need 0 < min_len < max_len")
     if not 0 <= opts.padding <= 2:
         raise OptionError(f"option padding={opts.padding} must be between 0 and 2 seconds")
-    if opts.chunk_minutes <= 0:
-        raise OptionError(f"option chunk_minutes={opts.chunk_minutes} must be positive")
+    if not opts.chunk_minutes >= MIN_CHUNK_MINUTES:
+        raise OptionError(f"option chunk_minutes={opts.chunk_minutes} must be at least {MIN_CHUNK_MINUTES} "
+                          "(or inf for one chunk)")
     if opts.llm_timeout <= 0 or opts.llm_retries < 0 or opts.llm_window_chars < 500:
         raise OptionError("llm_timeout must be > 0, llm_retries >= 0, llm_window_chars >= 500")
     if opts.segmenter == "llm" and not llm_configured():
