@@ -51,3 +51,29 @@ def test_partial_writes_of_the_state_file_doit_db_and_clips_are_swept_and_nothin
     assert not (project.path / "..temp_clips.9.part.json").is_symlink()
     assert target.read_text() == "not ours"
     assert [rel for rel in theirs if not (project.path / rel).exists()] == []
+
+
+def _active_pid(project) -> int | None:
+    try:
+        return (project.state().get("active_run") or {}).get("pid")
+    except (OSError, ValueError):
+        return None
+
+
+def test_lock_holds_when_the_lock_file_is_deleted_or_replaced(project):
+    from tests.helpers import wait_for
+
+    first = project.popen("clips=1", "min_len=8", "max_len=25")
+    try:
+        assert wait_for(lambda: _active_pid(project) == first.pid, first, timeout=120), "run A never started"
+        lock = project.path / ".temp_clips.lock"
+        lock.unlink()
+        second = project.doit("clips=1", timeout=60)
+        assert second.returncode == 61, second.stdout + second.stderr
+        assert "LOCKED" in second.stderr and f"pid {first.pid}" in second.stderr  # from the state file
+        lock.write_text("not a pid\n")  # replaced, as an editor or `git checkout` would
+        third = project.doit("clips=1", timeout=60)
+        assert third.returncode == 61, third.stdout + third.stderr
+    finally:
+        out, _ = first.communicate(timeout=300)
+    assert first.returncode == 0, out
