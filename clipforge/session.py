@@ -12,7 +12,7 @@ from pathlib import Path
 from doit import doit_cmd
 
 from clipforge import pipeline
-from clipforge.config import cmdline_vars, input_identity, load_options
+from clipforge.config import cmdline_vars, input_display, input_identity, load_options, remember_identity, url_identity
 from clipforge.errors import ClipforgeError, ErrorCode, StateError
 from clipforge.redact import is_url
 from clipforge.state import (
@@ -92,24 +92,27 @@ def prepare(retry: bool, nocache: bool) -> None:
     if CURRENT.state is None and pipeline.load_context().done():
         return  # nothing will run: do not write a state file only to delete it
     opts = load_options(cmdline_vars())
-    st = CURRENT.ensure(input_identity(opts.input), opts.config_hash())
+    st = CURRENT.ensure(input_display(opts.input), opts.config_hash(), input_identity(opts.input))
     st.active_run = {"pid": os.getpid(), "started_at": now()}
-    st.options = {k: (input_identity(v) if k == "input" else str(v)) for k, v in cmdline_vars().items()}
+    st.options = {k: (input_display(v) if k == "input" else str(v)) for k, v in cmdline_vars().items()}
     CURRENT.save()
 
 
 def _resume_or_discard(st, given: dict, retry: bool) -> None:
-    if "input" in given and input_identity(given["input"]) != st.input_source:
-        question = (f"The unfinished run is for {st.input_source}, not {input_identity(given['input'])}. "
+    if "input" in given and not _same_input(st, given["input"]):
+        question = (f"The unfinished run is for {st.input_source}, not {input_display(given['input'])}. "
                     "Discard it and start fresh? [y/n] ")
         if interactive() and ask(question):
             discard()
             pipeline.FRESH = True
             return
         raise ClipforgeError(f"the unfinished run in this folder is for {st.input_source}, not "
-                             f"{input_identity(given['input'])}", code=ErrorCode.INPUT_MISMATCH)
+                             f"{input_display(given['input'])}", code=ErrorCode.INPUT_MISMATCH)
     # Resuming means the same video and options: unless given again, take them from the state.
     # A URL's token was never saved, so the user passes input= again if the download must be redone.
+    secrets_removed = is_url(st.input_source) and st.input_id and url_identity(st.input_source) != st.input_id
+    if "input" not in given and st.input_id:
+        remember_identity(st.input_source, st.input_id)
     for name, value in {**st.options, "input": st.input_source}.items():
         if name not in given:
             doit_cmd.set_var(name, value)
@@ -129,11 +132,17 @@ def _resume_or_discard(st, given: dict, retry: bool) -> None:
             say("resuming")
     else:
         say(f"resuming the previous run ({_describe(st)}); no terminal to ask. `doit --nocache` starts fresh")
-    if is_url(st.input_source) and "REDACTED" in st.input_source and "input" not in given:
+    if (secrets_removed or "REDACTED" in st.input_source) and "input" not in given:
         say("the saved URL had its credentials removed; if the download must be redone, pass input=URL again")
 
 
-ROOT_PARTIAL_STEMS = (".temp_clips", ".doit-db")  # the state file, its backup, doit's database
+ROOT_PARTIAL_STEMS = (".temp_clips", ".doit-db", ".clipforge-key")  # state file, backup, doit db, key
+
+
+def _same_input(st, raw: str) -> bool:
+    if st.input_id is None:  # a state file from before input_id: its input_source was the identity
+        return input_display(raw) == st.input_source
+    return input_identity(raw) == st.input_id
 
 
 def _remove_root_partials() -> int:

@@ -14,9 +14,10 @@ from clipforge.redact import is_url, redact_url, scrub
 
 
 def source_key(input_source: str) -> str:
-    """A stable name for the source: the hash of the URL without credentials, or of the file's real path."""
-    ident = redact_url(input_source) if is_url(input_source) else str(Path(input_source).resolve())
-    return hashlib.sha256(ident.encode()).hexdigest()[:12]
+    """A stable name for the source: the hash of its identity (config.input_identity), never of its text."""
+    from clipforge.config import input_identity
+
+    return hashlib.sha256(input_identity(input_source).encode()).hexdigest()[:12]
 
 
 def check_local(path: str) -> Path:

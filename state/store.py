@@ -35,6 +35,9 @@ class RunState:
     input_source: str
     config_hash: str
     input_sha256: str | None = None
+    # What compares inputs (config.input_identity): for a URL a keyed hash of the whole URL, since
+    # input_source has its secrets removed. None in files written before it existed.
+    input_id: str | None = None
     current_stage: str | None = None
     completed_segments: dict[str, list[str]] = field(default_factory=dict)
     segment_queue: dict[str, list[str]] = field(default_factory=dict)
@@ -126,8 +129,9 @@ def save_state_file(state: RunState, path: Path = STATE_FILE) -> None:
     write_json(_backup(path), data)
 
 
-def create_state_file(input_source: str, config_hash: str, path: Path = STATE_FILE) -> RunState:
-    state = RunState(input_source=input_source, config_hash=config_hash)
+def create_state_file(input_source: str, config_hash: str, path: Path = STATE_FILE, *,
+                      input_id: str | None = None) -> RunState:
+    state = RunState(input_source=input_source, config_hash=config_hash, input_id=input_id)
     save_state_file(state, path)
     return state
 
