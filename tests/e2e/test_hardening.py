@@ -77,3 +77,24 @@ def test_lock_holds_when_the_lock_file_is_deleted_or_replaced(project):
     finally:
         out, _ = first.communicate(timeout=300)
     assert first.returncode == 0, out
+
+
+def test_an_unfinished_run_for_other_options_is_not_deleted_when_clips_are_current(project):
+    """clips/ holds the output of options X; a run for options Y failed; `doit` with X must keep Y's run."""
+    x = ("clips=1", "min_len=8", "max_len=25")
+    run_ok(project.doit(*x))
+    failed = project.doit("clips=2", "min_len=8", "max_len=25", env={"CLIPFORGE_FAIL_AT": "extract"})
+    assert failed.returncode == 70
+    before = project.state()
+    temp_files = sorted(p.name for p in project.temp().rglob("*") if p.is_file())
+
+    result = run_ok(project.doit(*x))
+    assert "nothing to do" in result.stderr
+    assert "unfinished run for other options is kept" in result.stderr
+    assert project.state_file.exists(), "an unfinished run was deleted without a flag or an answer"
+    assert project.state()["failure_point"] == before["failure_point"]
+    assert sorted(p.name for p in project.temp().rglob("*") if p.is_file()) == temp_files
+
+    resumed = run_ok(project.doit("--retry"))  # and it can still be finished
+    assert len(project.manifest()["clips"]) == 2, resumed.stdout + resumed.stderr
+    assert not project.state_file.exists()
