@@ -73,7 +73,7 @@ class Run(DoitRun):
         from clipforge import session
 
         lock = RunLock()
-        lock.acquire(note=print)
+        lock.acquire(note=say)
         previous = signal.signal(signal.SIGTERM, _sigterm)
         try:
             session.prepare(retry=params["retry"], nocache=params["nocache"])

@@ -7,8 +7,11 @@ only the stages it affects (and, through file checksums, what depends on them).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import math
 import os
+import secrets
 import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -95,6 +98,9 @@ DEFAULTS = Options()
 _NOT_HASHED = ("keep",)
 
 _FIELDS = {f.name: f for f in fields(Options)}
+# Options where `inf` means "no limit": one transcription chunk, no maximum clip length.
+UNLIMITED_OK = {"chunk_minutes", "max_len"}
+MIN_CHUNK_MINUTES = 0.05  # 3 s: shorter chunks only multiply whisper calls
 # doit's own variables that are not clipforge options.
 _IGNORED_VARS = {"pdb"}
 
@@ -105,11 +111,68 @@ def pick(record: type, opts: Options, **extra):
     return record(**{n: getattr(opts, n) for n in names}, **extra)
 
 
+KEY_FILE = Path(".clipforge-key")
+# The display form a resumed run is named by (the saved URL without its secrets) -> the identity
+# of the run it names: a URL's secrets are never saved, so its identity is taken from the state.
+_RESUMED: dict[str, str] = {}
+_keys: dict[str, bytes] = {}
+
+
+def folder_key() -> bytes:
+    """This project folder's random key for input identities (`.clipforge-key`, git-ignored, mode 0600).
+
+    Created once, atomically (a fully written temporary file is linked into place), so two
+    processes can never read different keys.
+    """
+    here = os.getcwd()
+    if here not in _keys:
+        try:
+            text = KEY_FILE.read_text().strip()
+        except FileNotFoundError:
+            tmp = Path(f".{KEY_FILE.name}.{os.getpid()}.part")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, KEY_FILE)
+            except FileExistsError:
+                pass  # another process was first: use its key
+            finally:
+                tmp.unlink()
+            text = KEY_FILE.read_text().strip()
+        _keys[here] = bytes.fromhex(text)
+    return _keys[here]
+
+
 def input_identity(raw: str) -> str:
-    """What names the input: the URL without secrets, or the file's absolute path (however it was spelled)."""
+    """What names the input: a keyed hash of the whole URL, or the file's absolute path (however spelled).
+
+    Redaction is for what is written down, never for identity: two URLs differing only in a
+    token are two inputs. The key makes the hash useless for guessing a URL's secrets offline.
+    """
+    from clipforge.redact import is_url
+
+    if is_url(raw):
+        return _RESUMED.get(raw) or url_identity(raw)
+    return str(Path(raw).expanduser().resolve())
+
+
+def url_identity(url: str) -> str:
+    return "url:" + hmac.new(folder_key(), url.strip().encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def input_display(raw: str) -> str:
+    """How the input is written down: the URL without credentials and tokens, or the absolute path."""
     from clipforge.redact import is_url, redact_url
 
-    return redact_url(raw) if is_url(raw) else str(Path(raw).expanduser().resolve())
+    return redact_url(raw) if is_url(raw) else input_identity(raw)
+
+
+def remember_identity(display: str, identity: str) -> None:
+    """A resumed run names its input by `display`; it stands for the saved `identity`."""
+    _RESUMED[display] = identity
 
 
 def source_key(raw: str) -> str:
@@ -148,6 +211,9 @@ def _coerce(name: str, raw) -> object:
             value = str(raw).strip()
     except ValueError:
         raise OptionError(f"option {name}={raw!r} is not a {'number' if kind != 'str' else 'string'}") from None
+    if kind == "float" and not math.isfinite(value) and not (value == math.inf and name in UNLIMITED_OK):
+        allowed = " (or inf for no limit)" if name in UNLIMITED_OK else ""
+        raise OptionError(f"option {name}={raw!r} must be a finite number{allowed}")
     if name in CHOICES and value not in CHOICES[name]:
         raise OptionError(f"option {name}={value!r} is not one of {', '.join(CHOICES[name])}")
     return value
@@ -162,8 +228,9 @@ def _check(opts: Options) -> None:
         raise OptionError(f"options min_len={opts.min_len} and max_len={opts.max_len} need 0 < min_len < max_len")
     if not 0 <= opts.padding <= 2:
         raise OptionError(f"option padding={opts.padding} must be between 0 and 2 seconds")
-    if opts.chunk_minutes <= 0:
-        raise OptionError(f"option chunk_minutes={opts.chunk_minutes} must be positive")
+    if not opts.chunk_minutes >= MIN_CHUNK_MINUTES:
+        raise OptionError(f"option chunk_minutes={opts.chunk_minutes} must be at least {MIN_CHUNK_MINUTES} "
+                          "(or inf for one chunk)")
     if opts.llm_timeout <= 0 or opts.llm_retries < 0 or opts.llm_window_chars < 500:
         raise OptionError("llm_timeout must be > 0, llm_retries >= 0, llm_window_chars >= 500")
     if not 1 <= opts.caption_words <= 4 or opts.caption_chars < 8:

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,17 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+# atomic_path's temporary names: `.<stem>.<pid>.part<ext>`; for `.temp_clips.json` that is
+# `..temp_clips.<pid>.part.json` (the stem keeps its own leading dot).
+PARTIAL_NAME = re.compile(r"^\.(?P<stem>.+)\.(?P<pid>[0-9]+)\.part(?P<ext>\.[A-Za-z0-9]+)?$")
+
+
+def partial_stem(name: str) -> str | None:
+    """The target stem if `name` is one of atomic_path's temporary names, else None."""
+    m = PARTIAL_NAME.match(name)
+    return m["stem"] if m else None
 
 
 @contextlib.contextmanager

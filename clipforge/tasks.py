@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import shutil
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from clipforge import hooks
 from clipforge.errors import ClipforgeError, ErrorCode
@@ -80,21 +78,6 @@ def execute(step: Step):
         return TaskFailed(scrub(error.one_line(), *step.secrets))
     finally:
         hooks.current_task = None
-
-
-def remove_partials(folder: Path) -> int:
-    """Delete `.part` files a killed run left behind (atomic_path names them `.<stem>.<pid>.part<ext>`)."""
-    removed = 0
-    if not folder.is_dir():
-        return 0
-    for path in folder.rglob("*.part*"):
-        if path.is_file() and not path.is_symlink() and ".part" in path.name:
-            path.unlink()
-            removed += 1
-    for path in folder.rglob("*.dl"):  # yt-dlp's working folder (stages.download)
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-    return removed
 
 
 class StateSaysCurrent:

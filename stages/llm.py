@@ -52,7 +52,7 @@ SYSTEM_PROMPT = """\
 You pick short clips from a long video, using its transcript.
 Choose self-contained, engaging moments that make sense without the rest of the video: \
 a complete thought, story, joke, insight or answer, with a clear start and end.
-Each clip must last between {min_len:g} and {max_len:g} seconds.
+Each clip must last {length_rule} seconds.
 Use only times that appear in the transcript lines, which look like "[start-end] text" in seconds.
 For each clip give: start and end (seconds), a short title, a one-line reason, \
 a score from 0 to 100 (how engaging it is on its own), and quote: the clip's first few words, verbatim.
@@ -111,7 +111,9 @@ def split_windows(lines: list[str], window_chars: int, overlap_chars: int) -> li
 
 
 def build_messages(window: list[str], transcript: Transcript, opts: LLMOptions) -> list[dict]:
-    system = SYSTEM_PROMPT.format(min_len=opts.min_len, max_len=opts.max_len, clips=opts.clips)
+    rule = (f"at least {opts.min_len:g}" if opts.max_len == float("inf")  # max_len=inf: no maximum
+            else f"between {opts.min_len:g} and {opts.max_len:g}")
+    system = SYSTEM_PROMPT.format(length_rule=rule, clips=opts.clips)
     user = f"Video duration: {transcript.duration:.2f} seconds.\nTranscript:\n" + "\n".join(window)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 

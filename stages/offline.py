@@ -187,6 +187,8 @@ def _edge(gap: float, boundary: bool, pause: float) -> float:
 
 
 def _length(d: float, opts: OfflineOptions) -> float:
+    if math.isinf(opts.max_len):
+        return 1.0  # max_len=inf: no length is preferred over another
     sweet = min(max(SWEET_SPOT * opts.max_len, opts.min_len), opts.max_len)
     room = (sweet - opts.min_len) if d < sweet else (opts.max_len - sweet)
     return 1.0 if room <= 0 else max(0.0, 1.0 - abs(d - sweet) / room)

@@ -7,7 +7,9 @@ first unfinished chunk. Chunks are cut in silences found by the VAD near every
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from clipforge.records import Transcript, TranscriptSegment, Word
 from clipforge.stages.audio import RATE, read_window, wav_duration
 
 SEARCH = 30.0  # seconds either side of a chunk mark searched for a silence
+MIN_STEP = 1.0  # seconds: no chunk (but one shorter than that by option) is shorter
 
 
 @dataclass
@@ -36,25 +39,50 @@ class ModelOptions:
 
 
 def plan_chunks(wav: str, chunks_out: str, chunk_minutes: float) -> None:
+    """Write the chunk plan; `chunk_minutes=inf` means one chunk for the whole input."""
     duration = wav_duration(wav)
     length = chunk_minutes * 60
-    cuts = [0.0]
-    while duration - cuts[-1] > length * 1.25:  # never leave a sliver of a last chunk
-        cuts.append(_silence_near(wav, cuts[-1] + length, duration))
-    cuts.append(duration)
+    cuts = cut_points(duration, length, lambda mark, earliest: _silence_near(wav, mark, duration, earliest, length))
     chunks = [Chunk(f"chunk{i:03d}", round(a, 3), round(b, 3)) for i, (a, b) in enumerate(zip(cuts, cuts[1:]))]
     write_json(chunks_out, {"duration": duration, "chunks": [asdict(c) for c in chunks]})
+
+
+def cut_points(duration: float, length: float, silence: Callable[[float, float], float]) -> list[float]:
+    """0, the cuts and `duration`, strictly increasing: every chunk lasts at least min(1 s, length).
+
+    `silence(mark, earliest)` proposes a cut near `mark`; whatever it answers, the cut is moved to
+    `earliest` or later, so each step makes progress and the loop ends by construction.
+    """
+    if not math.isfinite(length) or duration <= 0:
+        return [0.0, max(duration, 0.0)]
+    step = max(min(MIN_STEP, length), 0.01)  # 10 ms floor: chunk edges are rounded to 1 ms
+    cuts = [0.0]
+    while duration - cuts[-1] > length * 1.25:  # never leave a sliver of a last chunk
+        earliest = cuts[-1] + step
+        cut = max(silence(cuts[-1] + length, earliest), earliest)
+        if not math.isfinite(cut) or cut > duration - step:
+            break
+        cuts.append(cut)
+    cuts.append(duration)
+    return cuts
 
 
 def load_chunks(chunks_file: str) -> list[Chunk]:
     return [Chunk(**c) for c in read_json(chunks_file)["chunks"]]
 
 
-def _silence_near(wav: str, mark: float, duration: float) -> float:
-    """The middle of the longest pause in speech nearest to `mark` (VAD over a bounded window only)."""
+def _silence_near(wav: str, mark: float, duration: float, earliest: float = 0.0, length: float = 600.0) -> float:
+    """The middle of the longest pause in speech nearest to `mark` (VAD over a bounded window only).
+
+    The window never reaches back before `earliest` (the previous cut plus the minimum step) and
+    spans at most half a chunk either side, so short chunks stay close to their length.
+    """
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    lo, hi = max(0.0, mark - SEARCH), min(duration, mark + SEARCH)
+    search = min(SEARCH, max(length / 2, MIN_STEP))
+    lo, hi = max(earliest, mark - search), min(duration, mark + search)
+    if hi - lo < 0.1:
+        return max(mark, earliest)
     audio = read_window(wav, lo, hi)
     speech = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=300, speech_pad_ms=0))
     edges = [lo] + [t for s in speech for t in (lo + s["start"] / RATE, lo + s["end"] / RATE)] + [hi]
@@ -62,7 +90,7 @@ def _silence_near(wav: str, mark: float, duration: float) -> float:
     if not gaps:
         return mark  # unbroken speech for a minute: nothing better exists
     # Longer pauses are safer cut points; distance from the mark costs a little.
-    a, b = max(gaps, key=lambda g: (g[1] - g[0]) - abs((g[0] + g[1]) / 2 - mark) / SEARCH)
+    a, b = max(gaps, key=lambda g: (g[1] - g[0]) - abs((g[0] + g[1]) / 2 - mark) / search)
     return (a + b) / 2
 
 

@@ -36,9 +36,9 @@ class Checkpoint:
         self._loaded = False
         return self.state
 
-    def ensure(self, input_source: str, config_hash: str) -> RunState:
+    def ensure(self, input_source: str, config_hash: str, input_id: str | None = None) -> RunState:
         if self.state is None:
-            self._state = create_state_file(input_source, config_hash, self.path)
+            self._state = create_state_file(input_source, config_hash, self.path, input_id=input_id)
         return self._state
 
     def save(self) -> None:

@@ -45,6 +45,9 @@ class RunState:
     input_source: str
     config_hash: str
     input_sha256: str | None = None
+    # What compares inputs (config.input_identity): for a URL a keyed hash of the whole URL, since
+    # input_source has its secrets removed. None in files written before it existed.
+    input_id: str | None = None
     current_stage: str | None = None
     # per per-unit stage: [{"id": "seg001", "start": 12.3, "end": 40.1}, ...] done / still to do
     completed_segments: dict[str, list[dict]] = field(default_factory=dict)
@@ -105,7 +108,7 @@ def _parse(path: Path) -> RunState:
 
 
 def _stderr(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    print(f"clipforge: {msg}", file=sys.stderr, flush=True)
 
 
 def load_state_file(path: Path = STATE_FILE, *, warn=_stderr) -> RunState | None:
@@ -124,7 +127,7 @@ def load_state_file(path: Path = STATE_FILE, *, warn=_stderr) -> RunState | None
             corrupt = path.with_name(path.name + ".corrupt")
             os.replace(path, corrupt)
             write_json(path, state.to_dict())
-            warn(f"clipforge: {err.message}; restored the last good copy ({backup.name}); "
+            warn(f"{err.message}; restored the last good copy ({backup.name}); "
                  f"the damaged file is kept as {corrupt.name}")
             return state
         raise
@@ -137,8 +140,9 @@ def save_state_file(state: RunState, path: Path = STATE_FILE) -> None:
     write_json(_backup(path), data)
 
 
-def create_state_file(input_source: str, config_hash: str, path: Path = STATE_FILE) -> RunState:
-    state = RunState(input_source=input_source, config_hash=config_hash)
+def create_state_file(input_source: str, config_hash: str, path: Path = STATE_FILE, *,
+                      input_id: str | None = None) -> RunState:
+    state = RunState(input_source=input_source, config_hash=config_hash, input_id=input_id)
     save_state_file(state, path)
     return state
 

@@ -9,6 +9,7 @@ import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -34,9 +35,20 @@ class _Handler(SimpleHTTPRequestHandler):
         super().do_HEAD()
 
 
+class _QueryHandler(_Handler):
+    """`/get.mp4?file=NAME` serves FILES[NAME]: what is downloaded depends on a query value only."""
+
+    FILES = {"a": "talk.mp4", "b": "tone.webm"}
+
+    def translate_path(self, path):
+        query = parse_qs(urlsplit(path).query)
+        name = self.FILES.get((query.get("file") or [""])[0], "missing")
+        return super().translate_path("/" + name)
+
+
 class MediaServer:
-    def __init__(self, folder: Path):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(folder)))
+    def __init__(self, folder: Path, handler=_Handler):
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(folder)))
         self.httpd.seen = []
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -155,3 +167,36 @@ def test_url_404_is_download_failed_without_the_token(tmp_path, server):
     # The failure is recorded for `doit --retry`, without the token.
     assert p.state()["failure_point"]["code"] == "DOWNLOAD_FAILED"
     assert files_mentioning(p.path, TOKEN) == []
+
+
+def test_urls_differing_only_in_a_redacted_query_value_are_different_inputs(tmp_path, server):
+    """Redaction is for what is written down: `?file=a` and `?file=b` must not share an identity."""
+    root = Path(server.httpd.RequestHandlerClass.keywords["directory"])
+    srv = MediaServer(root, handler=_QueryHandler)
+    try:
+        p = make_project(tmp_path / "proj")
+        opts = ("clips=1", "min_len=1", "max_len=4")
+        url_a, url_b = srv.url("get.mp4?file=a"), srv.url("get.mp4?file=b")
+        run_ok(p.doit(f"input={url_a}", *opts))
+        assert p.manifest()["input"]["sha256"] == hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
+        assert "file=REDACTED" in p.manifest()["input"]["source"]
+
+        r = run_ok(p.doit(f"input={url_b}", *opts))
+        out = r.stdout + r.stderr
+        assert "nothing to do" not in out
+        assert "download" in executed(r.stdout), out
+        tone = (root / "tone.webm").read_bytes()
+        assert p.manifest()["input"]["sha256"] == hashlib.sha256(tone).hexdigest()
+        assert [path for _, path, _ in srv.seen if path.startswith("/get.mp4")][-1].endswith("file=b")
+
+        # The same URL again is the same input: nothing to do.
+        again = run_ok(p.doit(f"input={url_b}", *opts))
+        assert "nothing to do" in again.stderr
+
+        # The key behind the identities is private to this folder and never committed.
+        key = p.path / ".clipforge-key"
+        assert key.stat().st_mode & 0o077 == 0
+        assert ".clipforge-key" in (Path(__file__).resolve().parents[2] / ".gitignore").read_text().split()
+        assert files_mentioning(p.path, "file=a", "file=b") == []
+    finally:
+        srv.close()

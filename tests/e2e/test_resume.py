@@ -167,6 +167,14 @@ def test_terminal_prompt_no_deletes_and_starts_fresh(project):
     assert ".  download" in out and ".  transcribe:chunk000" in out
 
 
+def test_terminal_prompt_no_drops_the_discarded_runs_options(project):
+    project.doit("clips=1", "min_len=8", "max_len=25", env={"CLIPFORGE_FAIL_AT": "segment"})
+    rc, out = run_in_terminal(project, ["min_len=8", "max_len=25"], "n")
+    assert rc == 0, out
+    assert "starting fresh" in out
+    assert len(project.manifest()["clips"]) > 1, "the fresh run kept the discarded run's clips=1"
+
+
 def test_flags_win_over_the_prompt(project):
     project.doit(*OPTS, env={"CLIPFORGE_FAIL_AT": "segment"})
     rc, out = run_in_terminal(project, ["--retry"], "n")

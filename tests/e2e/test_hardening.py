@@ -1,0 +1,100 @@
+"""Issue 10 hardening, through real `doit` runs: deletion never leaves temp_processing/, partial writes
+are swept, and failures outside the stages still end in one coded line."""
+
+from __future__ import annotations
+
+import os
+
+from tests.helpers import run_ok
+
+
+def error_lines(out: str) -> list[str]:
+    return [ln for ln in out.splitlines() if ln.startswith("clipforge: error")]
+
+
+def test_a_linked_temp_processing_is_refused_and_nothing_behind_it_is_deleted(project, tmp_path):
+    outside = tmp_path / "elsewhere"
+    (outside / "y.dl").mkdir(parents=True)
+    (outside / "holiday.part.mp4").write_text("the user's own partial file")
+    (outside / "y.dl" / "keep.mp4").write_text("user data")
+    os.symlink(outside, project.path / "temp_processing")
+
+    result = project.doit("clips=1")
+    out = result.stdout + result.stderr
+    assert result.returncode == 63, out
+    assert len(error_lines(out)) == 1 and "TEMP_LINKED" in out and "Traceback" not in out
+    assert not project.state_file.exists()
+
+    forgot = run_ok(project.doit("forget"))
+    out = forgot.stdout + forgot.stderr
+    assert "is a link" in out
+    assert "clipforge: clipforge:" not in out
+    assert (outside / "holiday.part.mp4").read_text() == "the user's own partial file"
+    assert (outside / "y.dl" / "keep.mp4").read_text() == "user data"
+
+
+def test_partial_writes_of_the_state_file_doit_db_and_clips_are_swept_and_nothing_else(project, tmp_path):
+    target = tmp_path / "target.json"
+    target.write_text("not ours")
+    ours = ["..temp_clips.4242.part.json", "..temp_clips.json.bak.4242.part.json", "..doit-db.77.part.json",
+            "clips/.01-intro.5.part.mp4", "clips/.manifest.5.part.json"]
+    theirs = ["notes.part.txt", ".temp_clips_notes.txt", ".my.4242.part.json", "clips/my.part.mp4",
+              "clips/.hidden.txt", "clips/01-intro.mp4"]
+    (project.path / "clips").mkdir()
+    for rel in ours + theirs:
+        (project.path / rel).write_text("x")
+    os.symlink(target, project.path / "..temp_clips.9.part.json")
+
+    result = project.doit("clips=1", env={"CLIPFORGE_FAIL_AT": "download"})  # fails fast, after the sweep
+    assert result.returncode == 70, result.stdout + result.stderr
+    assert [rel for rel in ours if (project.path / rel).exists()] == []
+    assert not (project.path / "..temp_clips.9.part.json").is_symlink()
+    assert target.read_text() == "not ours"
+    assert [rel for rel in theirs if not (project.path / rel).exists()] == []
+
+
+def _active_pid(project) -> int | None:
+    try:
+        return (project.state().get("active_run") or {}).get("pid")
+    except (OSError, ValueError):
+        return None
+
+
+def test_lock_holds_when_the_lock_file_is_deleted_or_replaced(project):
+    from tests.helpers import wait_for
+
+    first = project.popen("clips=1", "min_len=8", "max_len=25")
+    try:
+        assert wait_for(lambda: _active_pid(project) == first.pid, first, timeout=120), "run A never started"
+        lock = project.path / ".temp_clips.lock"
+        lock.unlink()
+        second = project.doit("clips=1", timeout=60)
+        assert second.returncode == 61, second.stdout + second.stderr
+        assert "LOCKED" in second.stderr and f"pid {first.pid}" in second.stderr  # from the state file
+        lock.write_text("not a pid\n")  # replaced, as an editor or `git checkout` would
+        third = project.doit("clips=1", timeout=60)
+        assert third.returncode == 61, third.stdout + third.stderr
+    finally:
+        out, _ = first.communicate(timeout=300)
+    assert first.returncode == 0, out
+
+
+def test_an_unfinished_run_for_other_options_is_not_deleted_when_clips_are_current(project):
+    """clips/ holds the output of options X; a run for options Y failed; `doit` with X must keep Y's run."""
+    x = ("clips=1", "min_len=8", "max_len=25")
+    run_ok(project.doit(*x))
+    failed = project.doit("clips=2", "min_len=8", "max_len=25", env={"CLIPFORGE_FAIL_AT": "extract"})
+    assert failed.returncode == 70
+    before = project.state()
+    temp_files = sorted(p.name for p in project.temp().rglob("*") if p.is_file())
+
+    result = run_ok(project.doit(*x))
+    assert "nothing to do" in result.stderr
+    assert "unfinished run for other options is kept" in result.stderr
+    assert project.state_file.exists(), "an unfinished run was deleted without a flag or an answer"
+    assert project.state()["failure_point"] == before["failure_point"]
+    assert sorted(p.name for p in project.temp().rglob("*") if p.is_file()) == temp_files
+
+    resumed = run_ok(project.doit("--retry"))  # and it can still be finished
+    assert len(project.manifest()["clips"]) == 2, resumed.stdout + resumed.stderr
+    assert not project.state_file.exists()
