@@ -9,7 +9,12 @@ from clipforge.state import CURRENT
 
 def _stages(st) -> tuple[list[str], set[str]]:
     """The stage table's rows: every declared stage, in pipeline order."""
-    return [s.name for s in stagelist.STAGES], {s.name for s in stagelist.unit_stages()}
+    names = [s.name for s in stagelist.STAGES]
+    # A stage a project's own dodo.py added (stagelist.insert) is known here only from the state file.
+    added = [k for k in {**st.completed_segments, **st.segment_queue} if k not in names]
+    last = stagelist.per_clip_stages()[-1].name
+    names[names.index(last):names.index(last)] = added
+    return names, {s.name for s in stagelist.unit_stages()} | set(added)
 
 
 def _ids(units: list[dict]) -> str:

@@ -51,12 +51,13 @@ def _num(v: float) -> str:
 
 
 def _size(d: dict | None) -> tuple[int, int] | None:
-    return (int(d["w"]), int(d["h"])) if d else None
+    return (int(d["w"]), int(d["h"])) if d and d.get("w") and d.get("h") else None
 
 
 def output_size(reframe: dict | None, src_size: tuple[int, int] | None) -> tuple[int, int]:
     """The frame size of the composed clip: the reframe's output, else the source's own size."""
-    size = _size((reframe or {}).get("output")) or src_size or (720, 1280)
+    # An audio-only source arrives as src_size None or (0, 0): neither is a frame size.
+    size = _size((reframe or {}).get("output")) or (src_size if src_size and all(src_size) else None) or (720, 1280)
     return _even(size[0]), _even(size[1])
 
 
