@@ -76,7 +76,9 @@ class ClipforgeError(Exception):
         return self._hint or self.code.hint
 
     def one_line(self) -> str:
-        return f"clipforge: error {self.code.name} ({self.code.exit_status}): {self.message} -- {self.hint}"
+        from clipforge.redact import scrub  # every printed failure passes here: no secret may
+
+        return scrub(f"clipforge: error {self.code.name} ({self.code.exit_status}): {self.message} -- {self.hint}")
 
 
 class InputError(ClipforgeError):

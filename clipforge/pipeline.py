@@ -82,4 +82,8 @@ def load_context() -> Context:
     except ClipforgeError as err:
         print(err.one_line(), file=sys.stderr)
         raise SystemExit(err.code.exit_status) from None
+    from clipforge.redact import remember_secrets
+
+    remember_secrets(opts.input)  # scrub() then knows them wherever a message is made
+
     return Context(opts=opts, source_key=source_key(opts.input))

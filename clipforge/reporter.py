@@ -6,6 +6,8 @@ import os
 
 from doit.reporter import ConsoleReporter
 
+from clipforge.redact import scrub
+
 
 class ClipforgeReporter(ConsoleReporter):
     def add_failure(self, task, fail) -> None:
@@ -19,9 +21,9 @@ class ClipforgeReporter(ConsoleReporter):
         line = lines[0] if lines else fail.get_name()
         if not line.startswith("clipforge:"):
             line = f"clipforge: {task.name} failed: {lines[-1] if lines else fail.get_name()}"
-        self.write(line + "\n")
+        self.write(scrub(line) + "\n")
 
     def complete_run(self) -> None:
         for msg in self.runtime_errors:
             first = next((ln for ln in str(msg).splitlines() if ln.strip()), str(msg))
-            self.write(f"clipforge: doit: {first}\n")
+            self.write(scrub(f"clipforge: doit: {first}") + "\n")

@@ -226,8 +226,10 @@ def _ask(client, messages: list[dict], opts: LLMOptions, endpoint: str, secret: 
     """One window: send until a valid reply, within opts.retries retries of any kind."""
     import openai
 
-    def scrub(text: str) -> str:  # servers may echo the key back in error bodies
-        return _short(text.replace(secret, "***") if secret else text)
+    def scrub(text: str) -> str:  # servers may echo the key or the Authorization header in error bodies
+        from clipforge.redact import scrub as scrub_known
+
+        return _short(scrub_known(text.replace(secret, "***") if secret else text, endpoint))
 
     where = redact_url(endpoint)
     sent = list(messages)

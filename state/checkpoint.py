@@ -121,6 +121,9 @@ class Checkpoint:
         st = self.state
         if st is None:
             return
+        from clipforge.redact import scrub
+
+        message = scrub(message)  # the state file and its backup outlive the run: no secret goes in
         t = now()
         st.failure_point = {"stage": stage, "segment": unit, "code": code, "time": t}
         st.error_log.append({"code": code, "message": message, "stage": stage, "segment": unit, "time": t})

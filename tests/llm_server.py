@@ -13,6 +13,7 @@ behaviour from `script` (a list), or `default` once the script is spent:
   slow         sleep `slow_seconds` (past a short client timeout), then smart
   error500     HTTP 500
   unauthorized HTTP 401, echoing the bearer token (a careless server; the client must not repeat it)
+  echo_auth_401 / echo_auth_500  HTTP 401 / 500 whose body echoes the whole Authorization header
   not_found    HTTP 404 (model not found)
 
 Use `with LLMServer() as srv:` (srv.url is the base URL ending in /v1), the
@@ -33,7 +34,7 @@ import pytest
 
 LINE = re.compile(r"^\[(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)\]\s*(.*)$")
 BEHAVIOURS = ("smart", "fenced", "bad_json", "schema", "impossible", "no_json_schema", "rate_limit", "slow", "error500",
-              "unauthorized", "not_found")
+              "unauthorized", "not_found", "echo_auth_401", "echo_auth_500")
 
 
 def smart_clips(user_text: str, grid: float = 30.0, min_len: float = 20.0, max_len: float = 40.0) -> list[dict]:
@@ -110,6 +111,10 @@ class _Handler(BaseHTTPRequestHandler):
         if behaviour == "unauthorized":
             token = self.headers.get("Authorization", "").removeprefix("Bearer ")
             return self._error(401, f"Incorrect API key provided: {token}.", "invalid_api_key")
+        if behaviour in ("echo_auth_401", "echo_auth_500"):
+            auth = self.headers.get("Authorization", "")
+            status = 401 if behaviour == "echo_auth_401" else 500
+            return self._error(status, f"Refused: your request had Authorization: {auth}", "invalid_request_error")
         if behaviour == "not_found":
             return self._error(404, f"The model `{body.get('model')}` does not exist.", "model_not_found")
         fmt = (body.get("response_format") or {}).get("type")

@@ -104,3 +104,32 @@ def test_offline_segmenter_is_forced_even_with_an_llm_configured(project):
         run_ok(project.doit(*OPTS, "segmenter=offline", env=llm_env(server)))
         assert server.requests == []
     assert project.manifest()["segmenter"] == "offline"
+
+
+def test_credentials_in_openai_base_url_never_reach_files_or_output(project):
+    """A server that echoes the Authorization header (Basic auth from user:pass@ in the URL, base64)."""
+    secret, basic = "secretpass", "dXNlcjpzZWNyZXRwYXNz"  # base64("user:secretpass")
+    opts = ["clips=1", "min_len=8", "max_len=25", "segmenter=llm", "llm_retries=0", "llm_timeout=30"]
+    with LLMServer(default="echo_auth_401") as server:
+        env = {"OPENAI_BASE_URL": server.url.replace("http://", "http://user:secretpass@")}
+        outputs = []
+        failed = project.doit(*opts, env=env)
+        outputs.append(failed.stdout + failed.stderr)
+        assert failed.returncode == 30, outputs[-1]
+        assert server.auth and basic in server.auth[-1], "the server should have seen the Basic credentials"
+        assert "REDACTED" in project.state()["error_log"][-1]["message"]
+        files = [project.state_file.read_text(), (project.path / ".temp_clips.json.bak").read_text()]
+
+        server.set_script([], default="echo_auth_500")
+        failed = project.doit("--retry", env=env)
+        outputs.append(failed.stdout + failed.stderr)
+        assert failed.returncode == 30, outputs[-1]
+        files += [project.state_file.read_text(), (project.path / ".temp_clips.json.bak").read_text()]
+
+        server.set_script([], default="smart")
+        outputs.append("".join(run_ok(project.doit("--retry", env=env)).__dict__[k] for k in ("stdout", "stderr")))
+    files += [p.read_text(errors="replace") for p in project.path.rglob("*") if p.is_file() and p.suffix in (
+        ".json", ".jsonl", ".bak")]
+    for text in outputs + files:
+        assert secret not in text and basic not in text
+    assert "Traceback" not in "".join(outputs)

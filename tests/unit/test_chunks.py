@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clipforge.config import load_options
@@ -19,6 +19,7 @@ def _strictly_increasing(cuts: list[float]) -> bool:
     return all(b > a for a, b in zip(cuts, cuts[1:]))
 
 
+@settings(deadline=None)
 @given(duration=st.floats(0.5, 4000), length=st.floats(0.05, 900),
        answers=st.lists(st.floats(-100, 5000, allow_nan=False), min_size=1, max_size=50))
 def test_cut_points_progress_whatever_the_silence_search_answers(duration, length, answers):
