@@ -5,8 +5,24 @@ what it writes under temp_processing/. Freshness comes from the state file
 (.temp_clips.json) through clipforge.tasks, not from doit's database alone.
 """
 
+import sys
+
 from clipforge.state import CURRENT
 from doit import create_after
+
+from clipforge.errors import ClipforgeError, ErrorCode
+
+if "clipforge.doitdb" not in sys.modules:
+    # doit registers clipforge's commands and backend only from ./pyproject.toml: started from another
+    # folder (`doit -f /path/dodo.py`, `doit -k` in a subfolder) it would run without them and end in
+    # a traceback. The backend module is imported before any dodo.py loads when they are registered.
+    from pathlib import Path
+
+    _here = Path(__file__).resolve().parent
+    _err = ClipforgeError(f"doit was started outside the clipforge project folder {_here}, so clipforge's "
+                          "commands are not loaded", code=ErrorCode.BAD_OPTION, hint=f"cd {_here} and run doit there")
+    print(_err.one_line(), file=sys.stderr)
+    raise SystemExit(_err.code.exit_status)
 
 from clipforge.pipeline import load_context
 from clipforge.reporter import ClipforgeReporter

@@ -19,7 +19,7 @@ from doit.exceptions import InvalidCommand, InvalidTask
 
 from clipforge.errors import ClipforgeError, ErrorCode
 from clipforge.lock import RunLock
-from clipforge.media import is_disk_full
+from clipforge.media import is_disk_full, is_not_writable, not_writable_error
 
 
 def say(msg: str) -> None:
@@ -45,6 +45,10 @@ def guarded(fn) -> int:
     except Exception as exc:  # a bug or an environment problem: still one line unless asked
         if os.environ.get("CLIPFORGE_DEBUG"):
             traceback.print_exc()
+        if is_not_writable(exc):
+            err = not_writable_error(exc)
+            print(err.one_line(), file=sys.stderr)
+            return err.code.exit_status
         code = ErrorCode.DISK_FULL if is_disk_full(exc) else ErrorCode.INTERNAL
         err = ClipforgeError(f"{exc.__class__.__name__}: {str(exc)[:200]}", code=code)
         print(err.one_line(), file=sys.stderr)

@@ -98,3 +98,52 @@ def test_an_unfinished_run_for_other_options_is_not_deleted_when_clips_are_curre
     resumed = run_ok(project.doit("--retry"))  # and it can still be finished
     assert len(project.manifest()["clips"]) == 2, resumed.stdout + resumed.stderr
     assert not project.state_file.exists()
+
+
+def test_doit_from_another_folder_is_one_coded_line_not_a_traceback(project, tmp_path):
+    import subprocess
+    import sys
+
+    (project.path / "sub").mkdir()
+    dodo = str(project.path / "dodo.py")
+    for cwd, args in ((tmp_path, ["-f", dodo]), (tmp_path, ["-f", dodo, "list"]), (project.path / "sub", ["-k"])):
+        r = subprocess.run([sys.executable, "-m", "doit", *args], cwd=cwd, env=project.env(), capture_output=True,
+                           text=True, timeout=60)
+        out = r.stdout + r.stderr
+        assert r.returncode == 14, out
+        assert "Traceback" not in out and len(error_lines(out)) == 1
+        assert f"cd {project.path}" in out
+
+
+def _make_clips_read_only(project):
+    import pytest
+
+    clips = project.path / "clips"
+    if os.geteuid() != 0:
+        clips.mkdir()
+        clips.chmod(0o555)
+        return lambda: clips.chmod(0o755)
+    # root ignores permission bits: point clips/ at a kernel folder that refuses new files even to root.
+    try:
+        open("/sys/kernel/.clipforge-probe", "w").close()
+        os.unlink("/sys/kernel/.clipforge-probe")
+        pytest.skip("no folder here refuses writes to root")
+    except PermissionError:
+        pass
+    except OSError as err:
+        pytest.skip(f"/sys/kernel unusable: {err}")
+    os.symlink("/sys/kernel", clips)
+    return clips.unlink
+
+
+def test_read_only_clips_folder_is_not_writable_then_retry_finishes(project):
+    undo = _make_clips_read_only(project)
+    result = project.doit("clips=1", "min_len=8", "max_len=25")
+    out = result.stdout + result.stderr
+    assert result.returncode == 51, out
+    lines = error_lines(out)
+    assert len(lines) == 1 and "NOT_WRITABLE" in lines[0] and "doit --retry" in lines[0], out
+    assert project.state()["failure_point"]["code"] == "NOT_WRITABLE"
+    undo()
+    run_ok(project.doit("--retry"))
+    assert project.manifest()["clips"]
