@@ -129,11 +129,24 @@ class Forget(DoitForget):
             rc = super().execute(params, args)
             st = CURRENT.state
             if st is not None:
-                for name in list(st.tasks):
-                    if name in args or name.split(":")[0] in args:
-                        del st.tasks[name]
+                forget_in_state(st, args)
                 CURRENT.save()
         return rc or 0
+
+
+def forget_in_state(st, args: list[str]) -> None:
+    """Forget tasks in the state as doit forgets them: their records, and their units are queued again,
+    so `doit status` and the next run see them as pending."""
+    for name in list(st.tasks):
+        if name in args or name.split(":")[0] in args:
+            del st.tasks[name]
+    for stage, done in st.completed_segments.items():
+        forgotten = [u for u in done if stage in args or f"{stage}:{u}" in args]
+        if forgotten:
+            st.completed_segments[stage] = [u for u in done if u not in forgotten]
+            queue = st.segment_queue.setdefault(stage, [])
+            queue.extend(u for u in forgotten if u not in queue)
+            queue.sort()
 
 
 class Status(DoitCmdBase):

@@ -147,3 +147,21 @@ def test_read_only_clips_folder_is_not_writable_then_retry_finishes(project):
     undo()
     run_ok(project.doit("--retry"))
     assert project.manifest()["clips"]
+
+
+def test_forget_task_shows_its_units_pending_and_reruns_them(project):
+    import re
+
+    from tests.helpers import executed
+
+    opts = ("clips=2", "min_len=8", "max_len=25")
+    run_ok(project.doit("extract", *opts))
+    run_ok(project.doit("forget", "extract:seg002"))
+    status = run_ok(project.doit("status")).stdout
+    assert re.search(r"^extract\s+pending\s+1 done, 1 pending", status, re.M), status
+    run_ok(project.doit("forget", "extract"))
+    status = run_ok(project.doit("status")).stdout
+    assert re.search(r"^extract\s+pending\s+0 done, 2 pending", status, re.M), status
+    assert project.state()["segment_queue"]["extract"] == ["seg001", "seg002"]
+    out = run_ok(project.doit(*opts)).stdout
+    assert {"extract:seg001", "extract:seg002", "render"} <= executed(out)
