@@ -173,10 +173,12 @@ def task_render():
         return [C.unit_file(last, c["id"]) for c in _read(C.segments, {"clips": []})["clips"]]
 
     def run():
+        from clipforge.config import input_identity
         from clipforge.fsutil import read_json, sha256_file
 
         render.run(segment.load_plans(C.segments), clip_files(), read_json(C.source_info), read_json(C.segments),
-                   read_json(C.transcript).get("model", OPT.whisper_model), C.run_key(), sha256_file(C.segments))
+                   read_json(C.transcript).get("model", OPT.whisper_model), C.run_key(), sha256_file(C.segments),
+                   input_identity(OPT.input))
 
     step = Step("render", run, (), [], lambda: [C.segments, C.source_info, *clip_files()], OPT.stage_hash("render"))
     task = doit_task(step, doc=task_render.__doc__, file_dep=[C.segments, C.source_info], task_dep=[last])

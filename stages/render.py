@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
 import time
 import unicodedata
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from clipforge import __version__
-from clipforge.fsutil import atomic_path, read_json, sha256_file, write_json
+from clipforge.fsutil import atomic_path, fsync_dir, read_json, sha256_file, write_json
 from clipforge.records import ClipPlan
 
 CLIPS_DIR = Path("clips")
@@ -28,9 +30,18 @@ def clip_name(index: int, plan: ClipPlan) -> str:
 
 
 def run(plans: list[ClipPlan], clip_files: list[str], source_info: dict, segments: dict,
-        transcript_model: str, run_key: str, plan_sha256: str) -> None:
+        transcript_model: str, run_key: str, plan_sha256: str, input_id: str = "") -> None:
+    """Publish the clips. Clips an earlier manifest named are replaced only if it was for this same
+    input; another input's clips and manifest are moved, never deleted, into clips/<stem>-<id>/."""
     CLIPS_DIR.mkdir(exist_ok=True)
-    previous = _previous_files()
+    old = _previous_manifest()
+    previous: set[str] = set()
+    if old is not None:
+        if _same_input(old, input_id, source_info.get("sha256")):
+            previous = _named_files(old)
+        else:
+            kept = _archive(old)
+            print(f"  render: the previous input's clips and manifest were moved to {kept}/")
     entries = []
     for i, (plan, src) in enumerate(zip(plans, clip_files), 1):
         dest = CLIPS_DIR / clip_name(i, plan)
@@ -43,7 +54,7 @@ def run(plans: list[ClipPlan], clip_files: list[str], source_info: dict, segment
         "tool": "clipforge", "version": __version__, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "run_key": run_key, "plan_sha256": plan_sha256,
         "input": {"source": source_info["input"], "sha256": source_info["sha256"],
-                  "duration": source_info["duration"]},
+                  "duration": source_info["duration"], "id": input_id},
         "segmenter": segments["segmenter"],
         "models": {"whisper": transcript_model, "llm": segments.get("llm_model")},
         "llm_usage": segments.get("llm_usage"),
@@ -51,18 +62,56 @@ def run(plans: list[ClipPlan], clip_files: list[str], source_info: dict, segment
     }
     write_json(MANIFEST, manifest)
     for stale in previous - {e["file"] for e in entries}:
-        # Only files an earlier manifest named are ours to remove; never anything else in clips/.
+        # Only files an earlier manifest for this same input named are ours to remove (a re-run with
+        # other options replaces that input's clips); never anything else in clips/.
         with_path = CLIPS_DIR / stale
         if with_path.parent == CLIPS_DIR and with_path.is_file():
             os.unlink(with_path)
     print(f"  render: {len(entries)} clip(s) and {MANIFEST}")
 
 
-def _previous_files() -> set[str]:
+def _previous_manifest() -> dict | None:
     try:
-        return {Path(c["file"]).name for c in read_json(MANIFEST).get("clips", [])}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        data = read_json(MANIFEST)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _named_files(manifest: dict) -> set[str]:
+    try:
+        return {Path(c["file"]).name for c in manifest.get("clips", [])}
+    except (KeyError, TypeError, AttributeError):
         return set()
+
+
+def _same_input(manifest: dict, input_id: str, sha256: str | None) -> bool:
+    old = manifest.get("input") if isinstance(manifest.get("input"), dict) else {}
+    if old.get("id") and input_id:
+        return old["id"] == input_id
+    return bool(sha256) and old.get("sha256") == sha256  # a manifest from before input ids
+
+
+def _archive(manifest: dict) -> Path:
+    """Move another input's clips and manifest into clips/<stem>-<shortid>/; return that folder."""
+    old = manifest.get("input") if isinstance(manifest.get("input"), dict) else {}
+    source = str(old.get("source") or "input")
+    stem = slugify(Path(urlsplit(source).path or source).stem, limit=24)
+    short = hashlib.sha256(str(old.get("id") or old.get("sha256") or source).encode()).hexdigest()[:8]
+    folder, n = CLIPS_DIR / f"{stem}-{short}", 1
+    # A folder left by an archive that was interrupted (no manifest yet) is reused, never merged into.
+    while folder.exists() and (folder.is_symlink() or (folder / "manifest.json").exists()):
+        n += 1
+        folder = CLIPS_DIR / f"{stem}-{short}-{n}"
+    folder.mkdir(exist_ok=True)
+    for name in _named_files(manifest):
+        src = CLIPS_DIR / name
+        if src.is_file() and not src.is_symlink():
+            os.replace(src, folder / name)
+    os.replace(MANIFEST, folder / "manifest.json")
+    fsync_dir(folder)
+    fsync_dir(CLIPS_DIR)
+    return folder
 
 
 def outputs_current(run_key: str, plan_sha256: str | None = None, quick: bool = False) -> bool:

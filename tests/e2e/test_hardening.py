@@ -3,6 +3,7 @@ are swept, and failures outside the stages still end in one coded line."""
 
 from __future__ import annotations
 
+import json
 import os
 
 from tests.helpers import run_ok
@@ -165,3 +166,37 @@ def test_forget_task_shows_its_units_pending_and_reruns_them(project):
     assert project.state()["segment_queue"]["extract"] == ["seg001", "seg002"]
     out = run_ok(project.doit(*opts)).stdout
     assert {"extract:seg001", "extract:seg002", "render"} <= executed(out)
+
+
+def test_a_new_input_keeps_the_previous_inputs_clips(project):
+    import hashlib
+    import shutil
+
+    from tests.helpers import MEDIA
+
+    run_ok(project.doit("clips=1", "min_len=8", "max_len=25"))
+    first = project.manifest()
+    first_clips = {c["file"]: c["sha256"] for c in first["clips"]}
+    (project.path / "clips" / "my-notes.txt").write_text("the user's own file")
+
+    other = project.path / "tone.webm"
+    shutil.copy(MEDIA / "tone_vp9.webm", other)
+    result = run_ok(project.doit(f"input={other}", "clips=1", "min_len=1", "max_len=4"))
+    assert "moved to clips/talk-" in result.stdout
+    assert project.manifest()["input"]["id"] == str(other)
+    kept = [d for d in (project.path / "clips").iterdir() if d.is_dir()]
+    assert len(kept) == 1 and kept[0].name.startswith("talk-")
+    assert (kept[0] / "manifest.json").exists()
+    archived = json.loads((kept[0] / "manifest.json").read_text())
+    assert {c["file"]: c["sha256"] for c in archived[
+        "clips"]} == first_clips
+    for name, sha in first_clips.items():
+        assert hashlib.sha256((kept[0] / name).read_bytes()).hexdigest() == sha
+    assert (project.path / "clips" / "my-notes.txt").read_text() == "the user's own file"
+
+    # The same input with other options replaces that input's own clips, and keeps the archive.
+    run_ok(project.doit(f"input={other}", "clips=1", "min_len=1", "max_len=5"))
+    assert [d.name for d in (project.path / "clips").iterdir() if d.is_dir()] == [kept[0].name]
+    named = {c["file"] for c in project.manifest()["clips"]}
+    top = {p.name for p in (project.path / "clips").iterdir() if p.is_file()}
+    assert top == named | {"manifest.json", "my-notes.txt"}
