@@ -11,7 +11,7 @@ from doit import create_after
 from clipforge.cliptasks import clip_task_creators, last_clip_stage
 from clipforge.config import pick
 from clipforge.fsutil import read_json
-from clipforge.pipeline import load_context
+from clipforge.pipeline import load_context, require_project_folder
 from clipforge.reporter import ClipforgeReporter
 from clipforge.stagelist import check_creators, per_clip_stages, stage
 from clipforge.state import CURRENT
@@ -25,6 +25,7 @@ DOIT_CONFIG = {
     "verbosity": 2,
 }
 
+require_project_folder(__file__)  # a clear line, not a traceback, when started from elsewhere
 C = load_context()
 OPT = C.opts
 DONE = C.done()

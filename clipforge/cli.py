@@ -19,7 +19,7 @@ from doit.exceptions import InvalidCommand, InvalidTask
 
 from clipforge.errors import ClipforgeError, ErrorCode
 from clipforge.lock import RunLock
-from clipforge.media import is_disk_full
+from clipforge.media import is_disk_full, is_not_writable, not_writable_error
 
 
 def say(msg: str) -> None:
@@ -45,6 +45,10 @@ def guarded(fn) -> int:
     except Exception as exc:  # a bug or an environment problem: still one line unless asked
         if os.environ.get("CLIPFORGE_DEBUG"):
             traceback.print_exc()
+        if is_not_writable(exc):
+            err = not_writable_error(exc)
+            print(err.one_line(), file=sys.stderr)
+            return err.code.exit_status
         code = ErrorCode.DISK_FULL if is_disk_full(exc) else ErrorCode.INTERNAL
         err = ClipforgeError(f"{exc.__class__.__name__}: {str(exc)[:200]}", code=code)
         print(err.one_line(), file=sys.stderr)
@@ -125,15 +129,25 @@ class Forget(DoitForget):
             rc = super().execute(params, args)
             st = CURRENT.state
             if st is not None:
-                for name in list(st.tasks):
-                    if name in args or name.split(":")[0] in args:
-                        del st.tasks[name]
-                for arg in args:  # a forgotten task's units are pending again in `doit status`
-                    stage, _, unit = arg.partition(":")
-                    if stage in st.completed_segments:
-                        CURRENT.forget_units(stage, [unit] if unit else None)
+                forget_in_state(st, args)
                 CURRENT.save()
         return rc or 0
+
+
+def forget_in_state(st, args: list[str]) -> None:
+    """Forget tasks in the state as doit forgets them: their records, and their units are queued again,
+    so `doit status` and the next run see them as pending."""
+    for name in list(st.tasks):
+        if name in args or name.split(":")[0] in args:
+            del st.tasks[name]
+    for stage, done in st.completed_segments.items():
+        forgotten = [u for u in done if stage in args or f"{stage}:{u['id']}" in args]
+        if forgotten:
+            st.completed_segments[stage] = [u for u in done if u not in forgotten]
+            queue = st.segment_queue.setdefault(stage, [])
+            queued = {u["id"] for u in queue}
+            queue.extend(u for u in forgotten if u["id"] not in queued)
+            queue.sort(key=lambda u: u["id"])
 
 
 class Status(DoitCmdBase):

@@ -139,3 +139,14 @@ def run_ffmpeg(args: list[str], *, what: str, timeout: float | None = None) -> N
 
 def is_disk_full(err: BaseException) -> bool:
     return isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def is_not_writable(err: BaseException) -> bool:
+    """A folder we must write to refuses it: permissions, or a read-only file system."""
+    return isinstance(err, OSError) and err.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def not_writable_error(err: OSError) -> ClipforgeError:
+    where = os.path.dirname(os.path.abspath(err.filename)) if err.filename else "the project folder"
+    return ClipforgeError(f"cannot write in {where}: {err.strerror}", code=ErrorCode.NOT_WRITABLE,
+                          hint=f"make {where} writable (chmod u+w, or a writable disk), then run `doit --retry`")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from clipforge import __version__
 from clipforge.config import Options, cmdline_vars, input_identity, load_options, source_key
-from clipforge.errors import ClipforgeError
+from clipforge.errors import ClipforgeError, ErrorCode
 from clipforge.redact import is_url
 
 TMP = "temp_processing"
@@ -87,3 +87,19 @@ def load_context() -> Context:
     remember_secrets(opts.input)  # scrub() then knows them wherever a message is made
 
     return Context(opts=opts, source_key=source_key(opts.input))
+
+
+def require_project_folder(dodo_file: str) -> None:
+    """Stop with one line when doit runs without clipforge's commands and backend.
+
+    doit registers them only from ./pyproject.toml: started from another folder (`doit -f
+    /path/dodo.py`, `doit -k` in a subfolder) it would run without them and end in a traceback.
+    The backend module is imported before any dodo.py loads when they are registered.
+    """
+    if "clipforge.doitdb" in sys.modules:
+        return
+    here = Path(dodo_file).resolve().parent
+    err = ClipforgeError(f"doit was started outside the clipforge project folder {here}, so clipforge's "
+                         "commands are not loaded", code=ErrorCode.BAD_OPTION, hint=f"cd {here} and run doit there")
+    print(err.one_line(), file=sys.stderr)
+    raise SystemExit(err.code.exit_status)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from clipforge import hooks
 from clipforge.errors import ClipforgeError, ErrorCode
-from clipforge.media import is_disk_full
+from clipforge.media import is_disk_full, is_not_writable, not_writable_error
 from clipforge.redact import scrub
 
 
@@ -41,6 +41,8 @@ def classify(err: BaseException) -> ClipforgeError:
         return ClipforgeError("interrupted", code=ErrorCode.INTERRUPTED)
     if is_disk_full(err):
         return ClipforgeError(f"disk full while writing ({err.strerror})", code=ErrorCode.DISK_FULL)
+    if is_not_writable(err):
+        return not_writable_error(err)
     return ClipforgeError(f"unexpected {err.__class__.__name__}: {str(err)[:200]}", code=ErrorCode.INTERNAL)
 
 

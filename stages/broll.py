@@ -243,8 +243,12 @@ def run(job) -> None:
     """Per-clip stage (clipforge.stagelist "broll"): one ClipJob in, NN.broll.json out."""
     from clipforge.fsutil import write_json
 
+    global _said_none
     o = job.options
     if not o.get("broll"):
+        if not _said_none:
+            _said_none = True
+            print("  broll: no broll= folder given: no B-roll (pass broll=DIR, a folder of your own videos/images)")
         write_json(job.output(".broll.json"), {"inserts": [], "note": "broll= not set", "keywords": []})
         return
     opts = BrollOptions(max_inserts=int(o["broll_max"]), max_len=float(o["broll_max_len"]),
@@ -252,3 +256,8 @@ def run(job) -> None:
                         max_share=float(o["broll_share"]), mode=o["broll_mode"])
     plan = plan_broll(words=job.words, clip_duration=job.clip.duration, assets=scan_assets(o["broll"]), opts=opts)
     write_json(job.output(".broll.json"), plan)
+    names = ", ".join(Path(i["asset"]).name for i in plan["inserts"]) or "none (nothing matched what is said)"
+    print(f"  broll: {job.clip.id}: {names}")
+
+
+_said_none = False  # per process: the missing folder is said once, not once per clip

@@ -44,7 +44,7 @@ def run(job: ClipJob) -> None:
     broll = read_json(job.inputs["broll.broll.json"])
     ass = job.inputs["subtitles.ass"] if opts["captions"] == "burn" and job.words else None
     has_video = job.source_info.get("has_video", True)
-    if not _composes(reframe, broll, ass):
+    if not _composes(reframe, broll, ass, has_video=has_video):
         return _cut(job.source, plan, job.output(), cut=opts["cut"], has_video=has_video, preset=opts["preset"])
     from clipforge.stages import compose
 
@@ -57,8 +57,9 @@ def run(job: ClipJob) -> None:
                     preset=opts["preset"])
 
 
-def _composes(reframe: dict, broll: dict, ass: str | None) -> bool:
-    same_frame = reframe.get("mode") == "off" and reframe.get("output") == reframe.get("source")
+def _composes(reframe: dict, broll: dict, ass: str | None, *, has_video: bool) -> bool:
+    """False when the clip is the source span as it is: then a plain cut (and cut=copy) does."""
+    same_frame = reframe.get("mode") == "off" and (reframe.get("output") == reframe.get("source") or not has_video)
     return not same_frame or bool(broll.get("inserts")) or ass is not None
 
 

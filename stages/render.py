@@ -1,16 +1,23 @@
-"""render: publish the final clips as clips/NN-<slug>.mp4 (with .srt/.vtt beside them) and clips/manifest.json."""
+"""render: publish the final clips as clips/NN-<slug>.mp4 (with .srt/.vtt beside them) and clips/manifest.json.
+
+Clips an earlier manifest named are replaced only if it was for this same input; another
+input's clips and manifest are moved, never deleted, into clips/<stem>-<id>/.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
 import time
 import unicodedata
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from clipforge import __version__
-from clipforge.fsutil import atomic_path, read_json, sha256_file, write_json
+from clipforge.config import input_identity
+from clipforge.fsutil import atomic_path, fsync_dir, read_json, sha256_file, write_json
 from clipforge.records import ClipPlan
 from clipforge.state.finished import CLIPS_DIR, MANIFEST
 
@@ -56,8 +63,16 @@ def run(*, ctx, last) -> None:
     from clipforge.stages.segment import load_plans
 
     CLIPS_DIR.mkdir(exist_ok=True)
-    previous = _previous_files()
     source_info, segments = read_json(ctx.source_info), read_json(ctx.segments)
+    input_id = input_identity(ctx.opts.input)
+    old = _previous_manifest()
+    previous: set[str] = set()
+    if old is not None:
+        if _same_input(old, input_id, source_info.get("sha256")):
+            previous = _named_files(old)
+        else:
+            kept = _archive(old)
+            print(f"  render: the previous input's clips and manifest were moved to {kept}/")
     entries = []
     for i, plan in enumerate(load_plans(ctx.segments), 1):
         entry = {**plan.to_dict(), **_publish(ctx.unit_file(last.name, plan.id, last.outputs[0]),
@@ -71,7 +86,7 @@ def run(*, ctx, last) -> None:
         "tool": "clipforge", "version": __version__, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "run_key": ctx.run_key(), "plan_sha256": sha256_file(ctx.segments),
         "input": {"source": source_info["input"], "sha256": source_info["sha256"],
-                  "duration": source_info["duration"]},
+                  "duration": source_info["duration"], "id": input_id},
         "segmenter": segments["segmenter"],
         "models": {"whisper": _read(ctx.transcript).get("model", ctx.opts.whisper_model),
                    "llm": segments.get("llm_model")},
@@ -81,16 +96,53 @@ def run(*, ctx, last) -> None:
     write_json(MANIFEST, manifest)
     published = {e["file"] for e in entries} | {s["file"] for e in entries for s in e["sidecars"]}
     for stale in previous - published:
-        # Only files an earlier manifest named are ours to remove; never anything else in clips/.
+        # Only files an earlier manifest for this same input named are ours to remove (a re-run with
+        # other options replaces that input's clips); never anything else in clips/.
         with_path = CLIPS_DIR / stale
         if with_path.parent == CLIPS_DIR and with_path.is_file():
             os.unlink(with_path)
     print(f"  render: {len(entries)} clip(s) and {MANIFEST}")
 
 
-def _previous_files() -> set[str]:
+def _previous_manifest() -> dict | None:
     try:
-        clips = read_json(MANIFEST).get("clips", [])
-        return {Path(f["file"]).name for c in clips for f in [c, *c.get("sidecars", [])]}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        data = read_json(MANIFEST)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _named_files(manifest: dict) -> set[str]:
+    try:
+        return {Path(f["file"]).name for c in manifest.get("clips", []) for f in [c, *c.get("sidecars", [])]}
+    except (KeyError, TypeError, AttributeError):
         return set()
+
+
+def _same_input(manifest: dict, input_id: str, sha256: str | None) -> bool:
+    old = manifest.get("input") if isinstance(manifest.get("input"), dict) else {}
+    if old.get("id") and input_id:
+        return old["id"] == input_id
+    return bool(sha256) and old.get("sha256") == sha256  # a manifest from before input ids
+
+
+def _archive(manifest: dict) -> Path:
+    """Move another input's clips and manifest into clips/<stem>-<shortid>/; return that folder."""
+    old = manifest.get("input") if isinstance(manifest.get("input"), dict) else {}
+    source = str(old.get("source") or "input")
+    stem = slugify(Path(urlsplit(source).path or source).stem, limit=24)
+    short = hashlib.sha256(str(old.get("id") or old.get("sha256") or source).encode()).hexdigest()[:8]
+    folder, n = CLIPS_DIR / f"{stem}-{short}", 1
+    # A folder left by an archive that was interrupted (no manifest yet) is reused, never merged into.
+    while folder.exists() and (folder.is_symlink() or (folder / "manifest.json").exists()):
+        n += 1
+        folder = CLIPS_DIR / f"{stem}-{short}-{n}"
+    folder.mkdir(exist_ok=True)
+    for name in _named_files(manifest):
+        src = CLIPS_DIR / name
+        if src.is_file() and not src.is_symlink():
+            os.replace(src, folder / name)
+    os.replace(MANIFEST, folder / "manifest.json")
+    fsync_dir(folder)
+    fsync_dir(CLIPS_DIR)
+    return folder

@@ -300,7 +300,9 @@ def frame_for(*, aspect: str, reframe: str, height: int, source_info: dict) -> t
     from clipforge.stages.camera import output_size
 
     src = (source_info.get("width") or 0, source_info.get("height") or 0)
-    if source_info.get("has_video") and src[0] and src[1] and (aspect == "source" or reframe == "off"):
+    if source_info.get("has_video") and src[0] and src[1] and aspect == "source":
+        return src
+    if source_info.get("has_video") and src[0] and src[1] and reframe == "off":
         return output_size("source", height, src)
     return output_size("9:16" if aspect == "source" else aspect, height)
 

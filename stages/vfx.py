@@ -59,7 +59,10 @@ def plan_reframe(*, source: str | Path, start: float, duration: float, src_size:
     sw, sh = src_size
     if aspect == "source" or reframe == "off":
         note = "aspect=source: no reframe" if aspect == "source" else "reframe=off: source shape kept"
-        return _decision("off", aspect, src_size, src_size, output_size("source", height, src_size), note=note)
+        # aspect=source keeps the source frame as it is (height is ignored), so a clip with
+        # nothing else to compose is a plain cut; reframe=off keeps the shape at the asked height.
+        out = tuple(src_size) if aspect == "source" else output_size("source", height, src_size)
+        return _decision("off", aspect, src_size, src_size, out, note=note)
     out = output_size(aspect, height)
     if reframe == "fit":
         return _decision("fit", aspect, src_size, src_size, out, note="whole frame letterboxed on a blurred copy")

@@ -15,7 +15,8 @@ from clipforge.media import run_ffmpeg
 
 
 def main(argv: list[str]) -> None:
-    clip = Path(argv[0]) if argv else Path("clips") / json.loads(Path("clips/manifest.json").read_text())["clips"][0]["file"]
+    first = json.loads(Path("clips/manifest.json").read_text())["clips"][0]["file"] if not argv else None
+    clip = Path(argv[0]) if argv else Path("clips") / first
     at = float(argv[1]) if len(argv) > 1 else 1.2
     out = Path("docs/still.png")
     out.parent.mkdir(exist_ok=True)

@@ -107,7 +107,8 @@ def check_clips(project, min_len: float, max_len: float, padding: float = 0.2, v
     clips_dir = project.path / "clips"
     assert m["clips"], m
     on_disk = sorted(f.name for f in clips_dir.iterdir())
-    assert on_disk == sorted([c["file"] for c in m["clips"]] + ["manifest.json"])
+    published = [f["file"] for c in m["clips"] for f in [c, *c.get("sidecars", [])]]
+    assert on_disk == sorted(published + ["manifest.json"])
     source = project.path / m["input"]["source"] if not Path(m["input"]["source"]).is_absolute() \
         else Path(m["input"]["source"])
     src_pcm = pcm16k(source)
@@ -235,7 +236,8 @@ def test_list_after_a_finished_run(finished):
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
-    p = make_project(tmp_path_factory.mktemp("chain") / "proj")
+    # The plain-cut path: nothing to compose, so cut=copy is a real stream copy.
+    p = make_project(tmp_path_factory.mktemp("chain") / "proj", options={"aspect": "source", "captions": "off"})
     runs = SimpleNamespace(project=p)
     runs.one = run_ok(p.doit("extract:seg002", timeout=180))
     runs.one_files = sorted(f.name for f in p.temp("extract").iterdir())
@@ -293,9 +295,18 @@ def test_audio_only_input(tmp_path):
     p = make_project(tmp_path / "proj")
     shutil.copy(MEDIA / "speech_long.mp3", p.path / "speech_long.mp3")
     run_ok(p.doit("input=speech_long.mp3", "min_len=5", "max_len=15"))
-    m = check_clips(p, min_len=5, max_len=15, video=False)
+    # Audio only: each clip gets a frame to carry its burned captions (an audiogram).
+    m = check_clips(p, min_len=5, max_len=15, video=True)
+    assert all(c["size"] == {"w": 180, "h": 320} for c in m["clips"]), m["clips"]
     assert len(m["clips"]) >= 2
     assert m["input"]["sha256"] == hashlib.sha256((MEDIA / "speech_long.mp3").read_bytes()).hexdigest()
+
+
+def test_audio_only_input_without_captions_stays_audio(tmp_path):
+    p = make_project(tmp_path / "proj", options={"aspect": "source", "captions": "off"})
+    shutil.copy(MEDIA / "speech_long.mp3", p.path / "speech_long.mp3")
+    run_ok(p.doit("input=speech_long.mp3", "min_len=5", "max_len=15"))
+    check_clips(p, min_len=5, max_len=15, video=False)
 
 
 def test_vp9_webm_input(tmp_path):

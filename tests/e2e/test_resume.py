@@ -7,13 +7,15 @@ import json
 import os
 import pty
 import re
+import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.helpers import SAMPLE, clip_summary, executed, make_project, run_ok, skipped
+from tests.helpers import SAMPLE, Project, clip_summary, executed, make_project, run_ok, skipped
 
 # A shorter run than the default sample: fewer, shorter clips keep the suite quick.
 OPTS = ["clips=2", "min_len=8", "max_len=25"]
@@ -27,19 +29,53 @@ def baseline(tmp_path_factory):
     return clip_summary(proj.manifest())
 
 
-STAGE_FAILURES = [
+EARLY_FAILURES = [
     ("download", "download", None),
     ("chunks", "chunks", None),
     ("transcribe:chunk000", "transcribe", "chunk000"),
     ("transcript", "transcript", None),
+]
+LATE_FAILURES = [
     ("segment", "segment", None),
+    ("subtitles:seg002", "subtitles", "seg002"),
+    ("vfx:seg002", "vfx", "seg002"),
+    ("broll:seg001", "broll", "seg001"),
     ("extract:seg002", "extract", "seg002"),
     ("render", "render", None),
 ]
 
 
-@pytest.mark.parametrize("fail_at, stage, unit", STAGE_FAILURES)
-def test_injected_failure_is_recorded_and_resume_runs_only_what_is_missing(project, baseline, fail_at, stage, unit):
+@pytest.fixture(scope="module")
+def transcribed(tmp_path_factory):
+    """A project stopped after `transcript`, kept as a snapshot: the late-stage failure tests start
+    from it instead of transcribing again. It is restored at the same path, so the state file's
+    absolute input path stays valid."""
+    root = tmp_path_factory.mktemp("transcribed")
+    proj = make_project(root / "proj")
+    run_ok(proj.doit(*OPTS, "transcript"))
+    shutil.copytree(proj.path, root / "snapshot", symlinks=True)
+    return root
+
+
+def _restore(root: Path):
+    shutil.rmtree(root / "proj")
+    shutil.copytree(root / "snapshot", root / "proj", symlinks=True)
+    return Project(root / "proj")
+
+
+@pytest.mark.parametrize("fail_at, stage, unit", EARLY_FAILURES)
+def test_injected_early_failure_is_recorded_and_resume_runs_only_what_is_missing(project, baseline, fail_at,
+                                                                                   stage, unit):
+    _fail_then_resume(project, baseline, fail_at, stage, unit)
+
+
+@pytest.mark.parametrize("fail_at, stage, unit", LATE_FAILURES)
+def test_injected_late_failure_is_recorded_and_resume_runs_only_what_is_missing(transcribed, baseline, fail_at,
+                                                                                  stage, unit):
+    _fail_then_resume(_restore(transcribed), baseline, fail_at, stage, unit)
+
+
+def _fail_then_resume(project, baseline, fail_at, stage, unit):
     failed = project.doit(*OPTS, env={"CLIPFORGE_FAIL_AT": fail_at})
     out = failed.stdout + failed.stderr
     assert failed.returncode == 70, out
@@ -56,8 +92,8 @@ def test_injected_failure_is_recorded_and_resume_runs_only_what_is_missing(proje
     if stage != "download":
         assert st["input_sha256"] == hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
     if unit == "seg002":
-        assert [u["id"] for u in st["completed_segments"]["extract"]] == ["seg001"]
-        assert "seg002" in [u["id"] for u in st["segment_queue"]["extract"]]
+        assert [u["id"] for u in st["completed_segments"][stage]] == ["seg001"]
+        assert "seg002" in [u["id"] for u in st["segment_queue"][stage]]
 
     resumed = run_ok(project.doit("--retry"))
     out = resumed.stdout + resumed.stderr
