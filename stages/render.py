@@ -45,7 +45,7 @@ def _decisions(ctx, plan: ClipPlan) -> dict:
     broll = _read(ctx.unit_file("broll", plan.id, ".broll.json"))
     return {
         "aspect": reframe.get("aspect"), "reframe": reframe.get("mode"), "detector": reframe.get("detector"),
-        "face_coverage": reframe.get("coverage"), "size": reframe.get("output"),
+        "face_coverage": reframe.get("coverage"), "frame": reframe.get("output"),
         "broll": [{k: i.get(k) for k in ("asset", "start", "end", "mode", "why")} for i in broll.get("inserts", [])],
     }
 

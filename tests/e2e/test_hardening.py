@@ -163,7 +163,7 @@ def test_forget_task_shows_its_units_pending_and_reruns_them(project):
     run_ok(project.doit("forget", "extract"))
     status = run_ok(project.doit("status")).stdout
     assert re.search(r"^extract\s+pending\s+0 done, 2 pending", status, re.M), status
-    assert project.state()["segment_queue"]["extract"] == ["seg001", "seg002"]
+    assert [u["id"] for u in project.state()["segment_queue"]["extract"]] == ["seg001", "seg002"]
     out = run_ok(project.doit(*opts)).stdout
     assert {"extract:seg001", "extract:seg002", "render"} <= executed(out)
 

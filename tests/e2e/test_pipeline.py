@@ -297,7 +297,7 @@ def test_audio_only_input(tmp_path):
     run_ok(p.doit("input=speech_long.mp3", "min_len=5", "max_len=15"))
     # Audio only: each clip gets a frame to carry its burned captions (an audiogram).
     m = check_clips(p, min_len=5, max_len=15, video=True)
-    assert all(c["size"] == {"w": 180, "h": 320} for c in m["clips"]), m["clips"]
+    assert all(c["frame"] == {"w": 180, "h": 320} for c in m["clips"]), m["clips"]
     assert len(m["clips"]) >= 2
     assert m["input"]["sha256"] == hashlib.sha256((MEDIA / "speech_long.mp3").read_bytes()).hexdigest()
 
