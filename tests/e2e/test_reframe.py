@@ -72,8 +72,10 @@ def test_other_modes(moving):
     assert centre["path"] == [{"t": 0.0, "x": 220, "y": 0, "cut": False}] and centre["detector"] is None
     fit = _plan(moving, reframe="fit")
     assert fit["path"] == [] and fit["crop"] == {"w": W, "h": H} and fit["output"] == {"w": 720, "h": 1280}
-    off = _plan(moving, aspect="source")
-    assert off["mode"] == "off" and off["output"] == {"w": 2276, "h": 1280}
+    off = _plan(moving, aspect="source")  # the source frame as it is: nothing to crop or scale
+    assert off["mode"] == "off" and off["output"] == {"w": W, "h": H}
+    kept = _plan(moving, reframe="off")  # the source's shape at the asked height
+    assert kept["mode"] == "off" and kept["output"] == {"w": 2276, "h": 1280}
     audio = _plan(moving, has_video=False, src_size=None)
     assert audio["mode"] == "off" and audio["source"] is None and audio["output"] == {"w": 720, "h": 1280}
     assert "no video" in audio["note"]

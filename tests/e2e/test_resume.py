@@ -99,7 +99,8 @@ def _fail_then_resume(project, baseline, fail_at, stage, unit):
     out = resumed.stdout + resumed.stderr
     assert "resuming" in out
     assert not executed(out) & done_before, "finished tasks were run again"
-    assert fail_at in executed(out)
+    # render fails after publishing: its complete outputs are found current, not made again.
+    assert fail_at in executed(out) or (fail_at == "render" and "done: clips and manifest" in out)
     assert clip_summary(project.manifest()) == baseline
     assert not project.state_file.exists()
     assert not [p for p in project.temp().rglob("*") if p.is_file()]
