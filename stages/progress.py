@@ -8,10 +8,24 @@ when stderr is not a terminal; a unit's bar then prints one line when it ends.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
 from tqdm import tqdm
+
+
+def _terminal(stream):
+    """The stream itself, or, inside a doit python-action, the real stream under doit's capturing Writer."""
+    return getattr(stream, "orig_stream", None) or stream
+
+
+def _columns(stream) -> int:
+    """The terminal's width; 100 when it reports none (a pty of size 0, as `script` makes)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or 100
+    except (AttributeError, ValueError, OSError):
+        return 100
 
 
 def _tty(stream) -> bool:
@@ -25,16 +39,17 @@ class Progress:
     """One unit's bar: `update(done)` with the amount done so far, `close()` when finished."""
 
     def __init__(self, label: str, total: float, unit: str = "s", stream=None, every: float = 0.5):
-        self.stream = stream if stream is not None else sys.stderr
+        self.stream = _terminal(stream if stream is not None else sys.stderr)
         self.label, self.total, self.unit = label, max(total, 0.0), unit
         self._began = time.monotonic()
         self._closed = False
         self.done = 0.0
         below = OVERALL.bar is not None and OVERALL.stream is self.stream
+        shape = ("{desc} |{bar}| {n:.1f}/{total:.1f}{unit} {elapsed}<{remaining}" if self.total
+                 else "{desc} {n:.1f}{unit} {elapsed}")
         self.bar = tqdm(total=self.total or None, desc=f"  {label}", unit=f" {unit}", file=self.stream,
                         disable=not _tty(self.stream), mininterval=every, leave=False, position=1 if below else 0,
-                        dynamic_ncols=True, bar_format="{desc} |{bar}| {n:.1f}/{total:.1f}{unit} {elapsed}<{remaining}"
-                        if self.total else "{desc} {n:.1f}{unit} {elapsed}")
+                        ncols=_columns(self.stream), bar_format=shape)
 
     def update(self, done: float, force: bool = False) -> None:
         self.done = min(max(done, 0.0), self.total) if self.total else max(done, 0.0)
@@ -68,7 +83,7 @@ class Overall:
 
     @property
     def stream(self):
-        return self._stream if self._stream is not None else sys.stderr
+        return _terminal(self._stream if self._stream is not None else sys.stderr)
 
     def show(self, *, index: int, count: int, stage: str, done: int, total: int) -> None:
         """`index` is 1-based; `done`/`total` are the stage's units (1 for a once-only stage)."""
@@ -77,11 +92,16 @@ class Overall:
         total = max(total, 1)
         fraction = min(max((index - 1 + min(done, total) / total) / max(count, 1), 0.0), 1.0)
         if self.bar is None:
-            self.bar = tqdm(total=1.0, file=self.stream, position=0, leave=True, dynamic_ncols=True, smoothing=0,
+            self.bar = tqdm(total=1.0, file=self.stream, position=0, leave=True, smoothing=0,
                             mininterval=0, bar_format="{desc} | elapsed {elapsed} | left ~{remaining}")
+        self.bar.ncols = _columns(self.stream)
         self.bar.set_description_str(f"stage {index}/{count} {stage} | {done}/{total} done", refresh=False)
         self.bar.n = fraction
         self.bar.refresh()
+
+    def clear(self) -> None:
+        if self.bar is not None:
+            self.bar.clear()
 
     def line(self) -> str:
         return "" if self.bar is None else str(self.bar)
@@ -122,5 +142,7 @@ def task_finished(stage: str, unit: str | None) -> None:
         OVERALL.show(index=index, count=count, stage=stage, done=done if unit else 1, total=total if unit else 1)
         if index == count and (not unit or done >= total):
             OVERALL.close()
+        else:
+            OVERALL.clear()  # doit's next task title, and what a stage prints, start on a clean line
     except Exception:
         pass
