@@ -143,3 +143,16 @@ def test_the_unit_bar_draws_on_a_terminal():
     bar.update(3.0, force=True)
     bar.close()
     assert "download" in stream.getvalue()
+
+
+def test_inside_a_doit_action_the_line_goes_to_the_real_terminal():
+    from doit.action import Writer
+
+    terminal, captured = _Tty(), io.StringIO()
+    writer = Writer()
+    writer.add_writer(captured)
+    writer.add_writer(terminal, is_original=True)
+    overall = Overall(writer)
+    overall.show(index=10, count=10, stage="render", done=0, total=1)
+    overall.close()
+    assert "stage 10/10 render" in terminal.getvalue() and captured.getvalue() == ""
