@@ -125,7 +125,8 @@ STAGES: tuple[Stage, ...] = (
         extra="clipforge.assets:font_files",
     ),
     Stage(
-        name="render", doc="Publish clips/NN-<slug>.mp4 (and sidecars) and clips/manifest.json.", run=_S + "render:run"
+        name="render", doc="Publish clips/NN-<slug>.mp4 (sidecars, poster), clips/manifest.json and clips/index.html.",
+        run=_S + "render:run",
     ),
 )
 

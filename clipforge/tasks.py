@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,13 +51,17 @@ def execute(step: Step):
     """The python-action of every task: run, then checkpoint; on failure record it and keep temp files."""
     from doit.exceptions import TaskFailed
 
+    from clipforge.stages import progress
     from clipforge.state import CURRENT
 
     hooks.current_task = step.task
+    progress.task_starting(step.stage, step.unit)
     try:
+        began = time.monotonic()
         step.run()
+        seconds = time.monotonic() - began
         hooks.before_record()
-        CURRENT.record_task(step.task, step.config_hash, step.targets, step.inputs())
+        CURRENT.record_task(step.task, step.config_hash, step.targets, step.inputs(), seconds=seconds)
         if step.unit:
             CURRENT.finish_unit(step.stage, step.unit)
         else:
@@ -66,6 +71,7 @@ def execute(step: Step):
         CURRENT.state.failure_point = None
         CURRENT.state.error_log.clear()
         CURRENT.save()
+        progress.task_finished(step.stage, step.unit)
     except BaseException as err:
         error = classify(err)
         message = scrub(error.message, *step.secrets)

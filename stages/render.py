@@ -17,9 +17,10 @@ from urllib.parse import urlsplit
 
 from clipforge import __version__
 from clipforge.config import input_identity
+from clipforge.errors import FFmpegError
 from clipforge.fsutil import atomic_path, fsync_dir, read_json, sha256_file, write_json
 from clipforge.records import ClipPlan
-from clipforge.state.finished import CLIPS_DIR, MANIFEST
+from clipforge.state.finished import CLIPS_DIR, MANIFEST, PAGE
 
 
 def slugify(title: str, limit: int = 48) -> str:
@@ -37,6 +38,35 @@ def _publish(src: str, dest: Path) -> dict:
         shutil.copyfile(src, tmp)
     st = dest.stat()
     return {"file": dest.name, "sha256": sha256_file(dest), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _poster(clip: Path, duration: float) -> dict | None:
+    """clips/NN-slug.jpg: a frame from early in the published clip, for the review page; None without video."""
+    from clipforge.media import run_ffmpeg
+
+    dest = clip.with_suffix(".jpg")
+    at = max(min(1.0, duration / 3), 0.0)
+    try:
+        with atomic_path(dest, ".jpg") as tmp:
+            run_ffmpeg(["-ss", f"{at:.3f}", "-i", str(clip), "-map", "0:v:0", "-frames:v", "1", "-q:v", "4",
+                        "-update", "1", "-f", "image2", str(tmp)], what=f"poster frame of {clip.name}", timeout=120)
+    except (FFmpegError, FileNotFoundError):
+        return None  # an audio-only clip has no frame to show
+    st = dest.stat()
+    return {"file": dest.name, "sha256": sha256_file(dest), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def stage_timings(render_seconds: float) -> dict[str, float]:
+    """Seconds per stage, in pipeline order: the state file's task records, plus render so far."""
+    from clipforge.stagelist import STAGES
+    from clipforge.state import CURRENT
+
+    try:
+        recorded = CURRENT.stage_seconds()
+    except Exception:  # no state file (a unit test): only this stage is known
+        recorded = {}
+    recorded["render"] = round(render_seconds, 3)
+    return {s.name: recorded[s.name] for s in STAGES if s.name in recorded}
 
 
 def _decisions(ctx, plan: ClipPlan) -> dict:
@@ -60,8 +90,10 @@ def _read(path: str) -> dict:
 def run(*, ctx, last) -> None:
     """Copy each clip's final file (the last per-clip stage's) and its sidecars into clips/, then the manifest."""
     from clipforge.stagelist import per_clip_stages
+    from clipforge.stages.review import write_page
     from clipforge.stages.segment import load_plans
 
+    began = time.monotonic()
     CLIPS_DIR.mkdir(exist_ok=True)
     source_info, segments = read_json(ctx.source_info), read_json(ctx.segments)
     input_id = input_identity(ctx.opts.input)
@@ -80,8 +112,12 @@ def run(*, ctx, last) -> None:
         sidecars = [_publish(src, CLIPS_DIR / clip_name(i, plan, sfx))
                     for st in per_clip_stages() for sfx in st.publish
                     if os.path.exists(src := ctx.unit_file(st.name, plan.id, sfx))]
-        entries.append({**entry, **_decisions(ctx, plan), "sidecars": sidecars,
-                        "captions": [s["file"] for s in sidecars]})
+        captions = [s["file"] for s in sidecars]
+        poster = _poster(CLIPS_DIR / entry["file"], float(entry.get("duration") or 0.0))
+        if poster:
+            sidecars.append(poster)
+        entries.append({**entry, **_decisions(ctx, plan), "sidecars": sidecars, "captions": captions,
+                        "poster": poster["file"] if poster else None})
     manifest = {
         "tool": "clipforge", "version": __version__, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "run_key": ctx.run_key(), "plan_sha256": sha256_file(ctx.segments),
@@ -93,15 +129,20 @@ def run(*, ctx, last) -> None:
         "llm_usage": segments.get("llm_usage"),
         "clips": entries,
     }
+    manifest["timings"] = stage_timings(time.monotonic() - began)
+    page = write_page(CLIPS_DIR, manifest, manifest["timings"])
+    st = page.stat()
+    manifest["page"] = {"file": page.name, "sha256": sha256_file(page), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
     write_json(MANIFEST, manifest)
-    published = {e["file"] for e in entries} | {s["file"] for e in entries for s in e["sidecars"]}
+    published = ({e["file"] for e in entries} | {s["file"] for e in entries for s in e["sidecars"]}
+                 | {manifest["page"]["file"]})
     for stale in previous - published:
         # Only files an earlier manifest for this same input named are ours to remove (a re-run with
         # other options replaces that input's clips); never anything else in clips/.
         with_path = CLIPS_DIR / stale
         if with_path.parent == CLIPS_DIR and with_path.is_file():
             os.unlink(with_path)
-    print(f"  render: {len(entries)} clip(s) and {MANIFEST}")
+    print(f"  render: {len(entries)} clip(s), {MANIFEST} and the review page {CLIPS_DIR / PAGE}")
 
 
 def _previous_manifest() -> dict | None:
@@ -114,7 +155,9 @@ def _previous_manifest() -> dict | None:
 
 def _named_files(manifest: dict) -> set[str]:
     try:
-        return {Path(f["file"]).name for c in manifest.get("clips", []) for f in [c, *c.get("sidecars", [])]}
+        page = manifest.get("page")
+        return ({Path(f["file"]).name for c in manifest.get("clips", []) for f in [c, *c.get("sidecars", [])]}
+                | ({Path(page["file"]).name} if isinstance(page, dict) else set()))
     except (KeyError, TypeError, AttributeError):
         return set()
 

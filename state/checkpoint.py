@@ -81,12 +81,24 @@ class Checkpoint:
             return False
 
     # -- recording -----------------------------------------------------------
-    def record_task(self, task: str, config_hash: str, targets: list[str], inputs: list[str]) -> None:
+    def record_task(self, task: str, config_hash: str, targets: list[str], inputs: list[str],
+                    seconds: float | None = None) -> None:
         st = self.state
         for path in targets:
             st.temp_files[path] = {"sha256": sha256_file(path), "size": os.path.getsize(path), "task": task}
         st.tasks[task] = {"config_hash": config_hash, "inputs": {p: signature(p) for p in inputs},
                           "targets": list(targets), "finished_at": now()}
+        if seconds is not None:  # how long its work took (the review page's time per stage)
+            st.tasks[task]["seconds"] = round(max(seconds, 0.0), 3)
+
+    def stage_seconds(self) -> dict[str, float]:
+        """Seconds each stage's recorded tasks took, summed over its units, in the order first recorded."""
+        out: dict[str, float] = {}
+        for name, rec in (self.state.tasks.items() if self.state else ()):
+            if isinstance(rec.get("seconds"), (int, float)):
+                stage = name.split(":")[0]
+                out[stage] = round(out.get(stage, 0.0) + rec["seconds"], 3)
+        return out
 
     def finish_unit(self, stage: str, unit: str) -> None:
         st = self.state

@@ -12,6 +12,7 @@ from clipforge.fsutil import read_json, sha256_file
 
 CLIPS_DIR = Path("clips")
 MANIFEST = CLIPS_DIR / "manifest.json"
+PAGE = "index.html"  # the review page beside it (clipforge.stages.review), recorded as manifest["page"]
 
 
 def outputs_current(run_key: str, plan_sha256: str | None = None, quick: bool = False) -> bool:
@@ -25,7 +26,10 @@ def outputs_current(run_key: str, plan_sha256: str | None = None, quick: bool = 
             return False
         if plan_sha256 is not None and manifest.get("plan_sha256") != plan_sha256:
             return False
-        return all(_intact(entry, quick) for clip in manifest["clips"] for entry in _files(clip))
+        if Path(manifest["page"]["file"]).name != PAGE:
+            return False
+        entries = [manifest["page"], *(entry for clip in manifest["clips"] for entry in _files(clip))]
+        return all(_intact(entry, quick) for entry in entries)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
 

@@ -197,6 +197,6 @@ def test_a_new_input_keeps_the_previous_inputs_clips(project):
     # The same input with other options replaces that input's own clips, and keeps the archive.
     run_ok(project.doit(f"input={other}", "clips=1", "min_len=1", "max_len=5"))
     assert [d.name for d in (project.path / "clips").iterdir() if d.is_dir()] == [kept[0].name]
-    named = {c["file"] for c in project.manifest()["clips"]}
+    named = {f["file"] for c in project.manifest()["clips"] for f in [c, *c["sidecars"]]}
     top = {p.name for p in (project.path / "clips").iterdir() if p.is_file()}
-    assert top == named | {"manifest.json", "my-notes.txt"}
+    assert top == named | {"manifest.json", "index.html", "my-notes.txt"}
