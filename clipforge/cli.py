@@ -178,7 +178,12 @@ class Batch(Command):
         from clipforge import batch
         from clipforge.config import cmdline_vars
 
-        return guarded(lambda: batch.main(cmdline_vars(), list(args), retry_flag=params["retry"]))
+        # SIGTERM as Ctrl-C: the cluster is closed, its workers and their videos' runs stop with it.
+        previous = signal.signal(signal.SIGTERM, _sigterm)
+        try:
+            return guarded(lambda: batch.main(cmdline_vars(), list(args), retry_flag=params["retry"]))
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
 
 class BatchStatus(Command):
