@@ -11,7 +11,7 @@ import signal
 import sys
 import traceback
 
-from doit.cmd_base import DoitCmdBase
+from doit.cmd_base import Command, DoitCmdBase
 from doit.cmd_forget import Forget as DoitForget
 from doit.cmd_run import Run as DoitRun
 from doit.cmdparse import CmdParseError
@@ -163,3 +163,39 @@ class Status(DoitCmdBase):
         from clipforge import status
 
         return guarded(status.show)
+
+
+class Batch(Command):
+    """`doit batch list=FILE_OR_DIR [key=value...]`: every video in its own workspace, on Dask (clipforge.batch)."""
+
+    name = "batch"
+    doc_purpose = "run many videos (list=FILE_OR_DIR) on a local or remote Dask cluster; resumable"
+    doc_usage = "[status] [--retry] list=FILE_OR_DIR [workers=N] [scheduler=tcp://HOST:8786] [key=value...]"
+    doc_description = None
+    cmd_options = (opt_retry,)
+
+    def execute(self, params, args):
+        from clipforge import batch
+        from clipforge.config import cmdline_vars
+
+        # SIGTERM as Ctrl-C: the cluster is closed, its workers and their videos' runs stop with it.
+        previous = signal.signal(signal.SIGTERM, _sigterm)
+        try:
+            return guarded(lambda: batch.main(cmdline_vars(), list(args), retry_flag=params["retry"]))
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class BatchStatus(Command):
+    """`doit batch-status`: the same table as `doit batch status`."""
+
+    name = "batch-status"
+    doc_purpose = "show the batch: each video's status, error code and clips"
+    doc_usage = ""
+    doc_description = None
+    cmd_options = ()
+
+    def execute(self, params, args):
+        from clipforge import batch
+
+        return guarded(batch.status)

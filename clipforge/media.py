@@ -109,6 +109,19 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
         pass
 
 
+# Set by `doit batch` for each video: several videos share the machine, so each may use only its share.
+THREADS_ENV = "CLIPFORGE_THREADS"
+
+
+def thread_budget() -> int | None:
+    """The threads one run may use (CLIPFORGE_THREADS), or None for all of them."""
+    try:
+        n = int(os.environ.get(THREADS_ENV, ""))
+    except ValueError:
+        return None
+    return n if n > 0 else None
+
+
 def run_ffmpeg(args: list[str], *, what: str, timeout: float | None = None) -> None:
     """Run ffmpeg quietly; on failure raise FFmpegError with its last stderr line (DISK_FULL if it says so).
 
@@ -116,6 +129,10 @@ def run_ffmpeg(args: list[str], *, what: str, timeout: float | None = None) -> N
     a retryable error, never a run that hangs forever.
     """
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
+    if (threads := thread_budget()) and args:
+        # The output file is always the last argument: -threads before it caps the encoder.
+        cmd[-1:-1] = ["-threads", str(threads)]
+        cmd[1:1] = ["-filter_threads", str(threads)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             preexec_fn=_die_with_parent if os.name == "posix" else None)
     try:

