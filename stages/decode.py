@@ -127,15 +127,16 @@ def decode_sequential(model, audio: np.ndarray, log: PieceLog, *, language: str,
     while gap := _first_gap(log.pieces):
         numbers, start, end = gap
         found = list(_sequential(model, packed, speech, [start, end], _prompt(log.pieces, numbers[0]), language))
-        log.append({"n": numbers, "at": start, "end": end, "temperature": max([t for *_, t in found], default=0.0),
-                    "tokens": [tok for _, _, toks, _, _ in found for tok in toks],
+        log.append({"n": numbers, "at": start, "end": end, "temperature": max([f[4] for f in found], default=0.0),
+                    "tokens": [tok for f in found for tok in f[2]],
                     "segments": [record(seg) for seg, *_ in found], "language": language})
     top = max((n for p in log.pieces for n in p["n"]), default=-1)
     last = next((p for p in log.pieces if top in p["n"]), None)
     start = last["end"] if last else 0.0
-    for n, (seg, at, tokens, end, temperature) in enumerate(
+    for n, (seg, at, tokens, end, temperature, seek) in enumerate(
             _sequential(model, packed, speech, [start], _prompt(log.pieces, top + 1), language), start=top + 1):
-        log.append({"n": [n], "at": at, "end": end, "temperature": temperature, "tokens": tokens,
+        # seek: the 30-s window (in 10-ms frames) the segment came from; segments arrive a window at a time.
+        log.append({"n": [n], "at": at, "end": end, "seek": seek, "temperature": temperature, "tokens": tokens,
                     "segments": [record(seg)], "language": language})
         progress(seg.end)
 
@@ -147,9 +148,9 @@ def _sequential(model, packed, speech, clip: list[float], prompt: list[int], lan
                                 vad_filter=False, clip_timestamps=clip, initial_prompt=prompt or None,
                                 condition_on_previous_text=True)
     for seg in found:
-        at, end, tokens, temperature = seg.start, seg.end, list(seg.tokens), seg.temperature
+        at, end, tokens, temperature, seek = seg.start, seg.end, list(seg.tokens), seg.temperature, seg.seek
         restored = next(iter(restore_speech_timestamps([seg], speech, RATE)))
-        yield restored, at, tokens, end, temperature
+        yield restored, at, tokens, end, temperature, seek
 
 
 def _first_gap(pieces: list[dict]) -> tuple[list[int], float, float] | None:
