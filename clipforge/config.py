@@ -33,6 +33,8 @@ class Options:
     compute_type: str = "int8"
     language: str = "en"
     chunk_minutes: float = 10.0
+    whisper_mode: str = "batched"  # batched (faster) or sequential (conditions on the previous text)
+    whisper_batch: int = 0  # VAD windows decoded per batch; 0: chosen from the CPU cores / GPU memory
     segmenter: str = "auto"
     llm_model: str = "gpt-4o-mini"
     llm_timeout: float = 120.0
@@ -83,6 +85,7 @@ CHOICES = {
     "segmenter": ("auto", "llm", "offline"),
     "cut": ("reencode", "copy"),
     "device": ("cpu", "cuda", "auto"),
+    "whisper_mode": ("batched", "sequential"),
     "preset": ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"),
     "captions": ("burn", "sidecar", "off"),
     "aspect": ("9:16", "1:1", "4:5", "16:9", "source"),
@@ -231,6 +234,8 @@ def _check(opts: Options) -> None:
     if not opts.chunk_minutes >= MIN_CHUNK_MINUTES:
         raise OptionError(f"option chunk_minutes={opts.chunk_minutes} must be at least {MIN_CHUNK_MINUTES} "
                           "(or inf for one chunk)")
+    if not 0 <= opts.whisper_batch <= 256:
+        raise OptionError(f"option whisper_batch={opts.whisper_batch} must be 0 (auto) to 256")
     if opts.llm_timeout <= 0 or opts.llm_retries < 0 or opts.llm_window_chars < 500:
         raise OptionError("llm_timeout must be > 0, llm_retries >= 0, llm_window_chars >= 500")
     if not 1 <= opts.caption_words <= 4 or opts.caption_chars < 8:

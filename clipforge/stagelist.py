@@ -67,9 +67,9 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         name="transcribe",
-        doc="Transcribe each chunk with faster-whisper (word timestamps, VAD).",
+        doc="Transcribe each chunk with faster-whisper (word timestamps, VAD), checkpointed per batch/segment.",
         run=_S + "transcribe:transcribe_chunk",
-        options=("whisper_model", "device", "compute_type", "language"),
+        options=("whisper_model", "device", "compute_type", "language", "whisper_mode", "whisper_batch"),
         per_chunk=True,
     ),
     Stage(

@@ -1,12 +1,15 @@
 """transcribe: plan chunks at silences, transcribe each chunk (one doit sub-task each), merge.
 
-A chunk is the unit of recovery: a run killed mid-transcription resumes from the
+A chunk is the unit of doit's recovery: a run killed mid-transcription resumes from the
 first unfinished chunk. Chunks are cut in silences found by the VAD near every
-`chunk_minutes` mark, so no word is split between two chunks.
+`chunk_minutes` mark, so no word is split between two chunks. Inside a chunk, each decoded
+piece (a batch of VAD windows, or one segment in sequential mode) is persisted to the
+chunk's piece log (stages/pieces.py) as it finishes, so a kill loses one piece at most.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from collections.abc import Callable
@@ -37,6 +40,8 @@ class ModelOptions:
     device: str = DEFAULTS.device
     compute_type: str = DEFAULTS.compute_type
     language: str = DEFAULTS.language
+    whisper_mode: str = DEFAULTS.whisper_mode
+    whisper_batch: int = DEFAULTS.whisper_batch
 
 
 def plan_chunks(wav: str, chunks_out: str, chunk_minutes: float) -> None:
@@ -119,28 +124,49 @@ def load_model(opts: ModelOptions):
     return _models[key]
 
 
+def pieces_file(out: str) -> Path:
+    """The chunk's piece log, beside its transcript: transcribe/chunkNNN.pieces."""
+    return Path(out).with_suffix(".pieces")
+
+
 def transcribe_chunk(wav: str, chunk: Chunk, out: str, opts: ModelOptions) -> None:
+    from clipforge.stages import decode
+    from clipforge.stages.pieces import PieceLog, log_key
     from clipforge.stages.progress import Progress
 
     model = load_model(opts)
     audio = read_window(wav, chunk.start, chunk.end)
+    # Everything a piece depends on; the batch size is not in it: pieces are whole windows.
+    key = log_key(model=[opts.whisper_model, opts.device, opts.compute_type], language=opts.language,
+                  mode=opts.whisper_mode, chunk=asdict(chunk), audio=hashlib.sha256(audio.tobytes()).hexdigest())
     bar = Progress(f"transcribe {chunk.id}", chunk.end - chunk.start, "s audio")
-    segments = []
     try:
-        found, info = model.transcribe(audio, language=opts.language or None, word_timestamps=True,
-                                       vad_filter=True, beam_size=5)
-        for seg in found:
-            bar.update(seg.end)
-            segments.append(_shift(seg, chunk.start))
+        log = PieceLog.open(pieces_file(out), key)
+        if log.header is None:
+            log.start(decode.find_speech(audio, opts.whisper_mode))
+        kept = len(log.pieces)
+        if kept:
+            print(f"  transcribe {chunk.id}: kept {kept} piece(s) from an interrupted run", flush=True)
+        common = {"language": opts.language, "record": lambda seg: asdict(_shift(seg, chunk.start)),
+                  "progress": bar.update}
+        if opts.whisper_mode == "batched":
+            decode.decode_batched(model, audio, log, batch=decode.batch_size(opts.whisper_batch, opts.device),
+                                  **common)
+        else:
+            decode.decode_sequential(model, audio, log, **common)
     except ClipforgeError:
         raise
     except Exception as err:
         reason = f"{err.__class__.__name__}: {str(err)[:160]}"
         raise TranscribeError(f"transcription of {chunk.id} failed: {reason}") from None
     bar.close()
-    language = getattr(info, "language", opts.language) or ""
-    write_json(out, {"chunk": asdict(chunk), "language": language,
-                     "segments": [asdict(s) for s in segments]})
+    # Counted here so a test (and a user) can see that finished pieces were not decoded again.
+    print(f"  transcribe {chunk.id}: decoded {len(log.pieces) - kept} piece(s), kept {kept}", flush=True)
+    order = "windows" if opts.whisper_mode == "batched" else "n"
+    pieces = sorted(log.pieces, key=lambda p: p[order][0])
+    language = opts.language or next((p["language"] for p in pieces if p.get("language")), "")
+    segments = [s for p in pieces for s in p["segments"]]
+    write_json(out, {"chunk": asdict(chunk), "language": language, "segments": segments})
 
 
 def _shift(seg, offset: float) -> TranscriptSegment:

@@ -124,3 +124,72 @@ def test_a_missing_model_is_a_clear_model_load_error(project):
     out = result.stdout + result.stderr
     assert result.returncode == 20, out
     assert "MODEL_LOAD_FAILED" in out and "Traceback" not in out
+
+
+SEQUENTIAL = transcribe.ModelOptions(whisper_mode="sequential")
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory, runs):
+    """speech_long.mp3 in one chunk, decoded segment by segment (the pieces of sequential mode)."""
+    tmp = tmp_path_factory.mktemp("seq")
+    wav, plan, out = tmp / "s.wav", tmp / "chunks.json", tmp / "chunk000.json"
+    audio.extract_wav(str(MEDIA / "speech_long.mp3"), str(wav))
+    transcribe.plan_chunks(str(wav), str(plan), 10)
+    chunk = transcribe.load_chunks(str(plan))[0]
+    transcribe.transcribe_chunk(str(wav), chunk, str(out), SEQUENTIAL)
+    return wav, chunk, out
+
+
+def _text(segments) -> list[str]:
+    return words_of(" ".join(s["text"] for s in segments))
+
+
+def test_batched_and_sequential_transcripts_agree(runs, sequential):
+    whole, _, _, _ = runs  # the default mode: batched
+    seq = read_json(sequential[2])
+    error = wer(_text(seq["segments"]), _text(whole["segments"]))
+    print(f"\nWER batched vs sequential: {error:.3f}")
+    assert error < 0.12
+    for data in (whole, seq):
+        words = [w for s in data["segments"] for w in s["words"]]
+        assert len(words) > 60
+        assert all(0 <= w["start"] <= w["end"] <= 50.4 for w in words)
+        starts = [w["start"] for w in words]
+        assert starts == sorted(starts)
+
+
+def _damage(log, line: int, how: str) -> bytes:
+    lines = log.read_bytes().splitlines(keepends=True)
+    kept = lines[line]
+    lines[line] = kept[: len(kept) // 2] if how == "truncate" else kept.replace(b'"', b"'", 1)
+    log.write_bytes(b"".join(lines if how != "truncate" else lines[: line + 1]))
+    return kept
+
+
+@pytest.mark.parametrize("mode", ["batched", "sequential"])
+@pytest.mark.parametrize("how", ["flip", "truncate"])
+def test_a_damaged_piece_line_is_redone_alone(tmp_path, sequential, capsys, mode, how):
+    """A line failing its checksum (flipped in the middle, or torn at the end) is decoded again; no other."""
+    wav, chunk, seq_out = sequential
+    opts = SEQUENTIAL if mode == "sequential" else transcribe.ModelOptions(whisper_batch=1)
+    out = tmp_path / "chunk000.json"
+    if mode == "sequential":
+        out.write_bytes(seq_out.read_bytes())
+        transcribe.pieces_file(str(out)).write_bytes(transcribe.pieces_file(str(seq_out)).read_bytes())
+    else:
+        transcribe.transcribe_chunk(str(wav), chunk, str(out), opts)
+    log = transcribe.pieces_file(str(out))
+    full, total = read_json(out), log.read_text().count("\n") - 1
+    line = total if how == "truncate" else 2  # 1-based piece lines after the header
+    _damage(log, line, how)
+    capsys.readouterr()
+    transcribe.transcribe_chunk(str(wav), chunk, str(out), opts)
+    printed = capsys.readouterr()
+    assert f"decoded 1 piece(s), kept {total - 1}" in printed.out, printed
+    assert "failed the checksum" in printed.err
+    again = read_json(out)
+    if mode == "batched":
+        assert again == full  # windows are decoded independently of each other
+    else:  # a segment redone alone is decoded from its own start, not its window's: near
+        assert wer(_text(full["segments"]), _text(again["segments"])) < 0.12
