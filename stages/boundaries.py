@@ -111,7 +111,9 @@ def _impossible(span: Span, words: list[Word], duration: float) -> str | None:
     if span.end <= 0 or span.start >= duration:
         return f"{span.start:.3f}-{span.end:.3f} s lies outside the media (0-{duration:.3f} s)"
     # With no words there is nothing to check a quote against; plan_clips drops it anyway.
-    if isinstance(span.quote, str) and words and not quote_matches(span.quote, words, max(0.0, span.start)):
+    # An empty quote means "not given"; anything else must match (a "..." placeholder does not).
+    if isinstance(span.quote, str) and span.quote.strip() and words and not quote_matches(
+            span.quote, words, max(0.0, span.start)):
         return f"quote {span.quote[:60]!r} matches nothing in the transcript near {span.start:.1f} s"
     return None
 

@@ -280,10 +280,13 @@ def _lcs(eq: list[list[bool]], lo: int, hi: int) -> int:
 
 
 def quote_matches(quote: str, words: list[Word], at: float) -> bool:
-    """True if most of quote's words appear, in order and close together, near time `at`."""
+    """True if most of quote's words appear, in order and close together, near time `at`.
+
+    A quote with no words ("...", "-") matches nothing: a placeholder is not a quote.
+    """
     q = _tokens(quote)[:QUOTE_MAX_TOKENS]
     if not q:
-        return True
+        return False
     near = [w for w in words if w.end >= at - QUOTE_WINDOW and w.start <= at + QUOTE_WINDOW]
     win = [t for w in near for t in _tokens(w.text)]
     need = math.ceil(QUOTE_MIN_RATIO * len(q))
@@ -295,3 +298,14 @@ def quote_matches(quote: str, words: list[Word], at: float) -> bool:
     size, step = 2 * len(q) + 2, max(1, len(q) // 2)
     return any(_lcs(eq, lo, min(lo + size, len(win))) >= need
                for lo in range(0, max(1, len(win) - size + step), step))
+
+
+def quote_opens(quote: str, sentences: list[Sentence]) -> bool:
+    """True if most of quote's words appear, in order, at the opening of `sentences` (words or text)."""
+    q = _tokens(quote)[:QUOTE_MAX_TOKENS]
+    if not q:
+        return False
+    text = " ".join(s.text for s in sentences)
+    head = _tokens(text)[:2 * len(q) + 4]  # the opening words, with room for a skipped filler or two
+    need = math.ceil(QUOTE_MIN_RATIO * len(q))
+    return len(head) >= need and _lcs([[_similar(a, b) for b in head] for a in q], 0, len(head)) >= need

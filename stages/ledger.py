@@ -1,9 +1,12 @@
 """Append-only ledger of LLM replies, so a resumed run never pays for a reply twice.
 
-One JSON object per line: {"key", "reply", "usage", "model", "time"}. A reply is
-appended (and fsynced) before the caller uses it, so a kill at any point loses at
-most the request in flight. API keys are never written: the request key hashes a
-redacted endpoint, and entries hold only the model's reply and token counts.
+One JSON object per line: {"key", "reply", "usage", "model", "time"}, plus "rejected" (the
+reason) for a reply that failed the checks: it is kept for its token usage and never
+re-used. A reply is appended (and fsynced) before the caller uses it, so a kill at any
+point loses at most the request in flight. spent(key) totals the usage of every reply to
+a request, rejected ones included, so a resumed run reports what the work really cost.
+API keys are never written: the request key hashes a redacted endpoint, and entries hold
+only the model's reply and token counts.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class Ledger:
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
         self._entries: dict[str, dict] = {}
+        self._spent: dict[str, dict] = {}
         self._load()
 
     def _load(self) -> None:
@@ -58,7 +62,15 @@ class Ledger:
             except (json.JSONDecodeError, UnicodeDecodeError):
                 continue
             if isinstance(entry, dict) and isinstance(entry.get("key"), str) and "reply" in entry:
-                self._entries[entry["key"]] = entry  # a later duplicate wins
+                self._add(entry)
+
+    def _add(self, entry: dict) -> None:
+        key = entry["key"]
+        spent = self._spent.setdefault(key, _usage(None))
+        for f, v in _usage(entry.get("usage") if isinstance(entry.get("usage"), dict) else None).items():
+            spent[f] += v
+        if not entry.get("rejected"):
+            self._entries[key] = entry  # a later duplicate wins
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -67,9 +79,15 @@ class Ledger:
         return key in self._entries
 
     def get(self, key: str) -> dict | None:
+        """The latest accepted reply to this request (rejected ones are never returned)."""
         return self._entries.get(key)
 
-    def append(self, key: str, reply: dict, usage: dict | None, model: str) -> dict:
+    def spent(self, key: str) -> dict:
+        """Token usage of every reply recorded for this request, accepted or rejected."""
+        return dict(self._spent.get(key) or _usage(None))
+
+    def append(self, key: str, reply: dict | str | None, usage: dict | None, model: str,
+               rejected: str | None = None) -> dict:
         """Write one entry and fsync it before returning it."""
         entry = {
             "key": key,
@@ -78,6 +96,8 @@ class Ledger:
             "model": model,
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
+        if rejected:
+            entry["rejected"] = rejected
         line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         created = not self.path.exists()
@@ -93,5 +113,5 @@ class Ledger:
             os.fsync(f.fileno())
         if created:
             fsync_dir(self.path.parent)  # make the new file's name durable too
-        self._entries[key] = entry
+        self._add(entry)
         return entry

@@ -37,6 +37,16 @@ won't would wouldn't yeah yes yet you you'd you'll you're you've your yours your
 # First words that tend to open a hook ("Why does...", "Imagine...", "Here's the secret...").
 HOOK_OPENERS = frozenset("why how what imagine here's picture nobody everyone never stop listen "
                          "secret truth surprisingly actually".split())
+# Openings by which speakers announce a new topic ("Now, why...", "Next, how...", "To sum up").
+# With a pause before it, a sentence that opens like this (or asks a question) starts a topic:
+# on short talks lexical cohesion has too few words to place the shift on the right sentence.
+TOPIC_CUES = frozenset(["now", "next", "first", "firstly", "second", "secondly", "third", "finally", "lastly",
+                        "another", "let's", "okay", "ok", "alright", "moving on", "to sum up", "to summarize",
+                        "in summary", "in conclusion", "to conclude", "in short", "to start", "to begin"])
+# A recap ("To sum up, ...") points back at the whole talk: it opens a topic, but a clip of it
+# does not stand alone, so it is proposed only when nothing else fits.
+RECAP_CUES = frozenset(["to sum up", "to summarize", "in summary", "in conclusion", "to conclude",
+                        "to recap", "in short"])
 _PUNCT = "\"'`.,;:!?()[]{}<>«»“”‘’…-—–/\\*_~"
 
 # Score weights (sum 100). Clean edges matter most: a clip that starts or
@@ -65,6 +75,7 @@ class _Sentence:
     content: tuple[str, ...]
     question: bool
     opener: str           # first token, for hook detection
+    lead: tuple[str, ...]  # first three tokens, for topic cues
 
 
 @dataclass(frozen=True)
@@ -114,7 +125,7 @@ def _make_sentence(words: list[Word], first: int, last: int) -> _Sentence:
     return _Sentence(first, last, words[first].start, words[last].end, len(toks),
                      tuple(t for t in toks if _is_content(t)),
                      words[last].text.strip().rstrip(CLOSERS).endswith(("?", "？")),
-                     toks[0] if toks else "")
+                     toks[0] if toks else "", tuple(toks[:3]))
 
 
 def _cosine(a: Counter, b: Counter) -> float:
@@ -152,10 +163,39 @@ def depth_scores(c: list[float]) -> list[float]:
     return [lp[g] + rp[g] - 2 * c[g] for g in range(n)]
 
 
+def _cue(s: _Sentence, cues: frozenset[str]) -> bool:
+    return any(" ".join(s.lead[:n]) in cues for n in (1, 2, 3))
+
+
+def opens_topic(s: _Sentence) -> bool:
+    """A question, or a sentence that opens with a topic cue ("Next, ...", "To sum up, ...")."""
+    return s.question or _cue(s, TOPIC_CUES)
+
+
+def _add_spaced(starts: set[int], taken: list[float], gaps, sents: list[_Sentence], min_len: float) -> None:
+    """Accept gaps in the given order, skipping any within min_len of an accepted boundary."""
+    for g in gaps:
+        t = sents[g].start
+        p = bisect_left(taken, t)
+        near = [taken[q] for q in (p - 1, p) if 0 <= q < len(taken)]
+        if all(abs(t - x) >= min_len for x in near):
+            starts.add(g)
+            insort(taken, t)
+
+
 def topic_starts(sents: list[_Sentence], opts: OfflineOptions) -> set[int]:
-    """Indices of sentences that open a topic: long pauses, then the deepest cohesion dips."""
+    """Indices of sentences that open a topic: long pauses, cue sentences after a pause, then cohesion dips.
+
+    Cues come before cohesion: where the speaker announces a topic after a pause, that is the
+    shift; cohesion dips (blurred over blocks of sentences) land a sentence or two late.
+    """
     long_pause = LONG_PAUSE_FACTOR * opts.pause
     starts = {0} | {g for g in range(1, len(sents)) if sents[g].start - sents[g - 1].end >= long_pause}
+    taken = sorted([sents[g].start for g in starts] + [sents[-1].end])
+    cued = [g for g in range(1, len(sents)) if g not in starts
+            and sents[g].start - sents[g - 1].end >= opts.pause and opens_topic(sents[g])]
+    _add_spaced(starts, taken, sorted(cued, key=lambda g: (-(sents[g].start - sents[g - 1].end), g)),
+                sents, opts.min_len)
     if len(sents) < 4:
         return starts
     durs = sorted(s.end - s.start for s in sents)
@@ -168,15 +208,9 @@ def topic_starts(sents: list[_Sentence], opts: OfflineOptions) -> set[int]:
     cutoff = max(mean - sd / 2, MIN_DEPTH)
     # Deepest dips first; drop any within min_len of an accepted boundary so
     # noise can't chop a topic into pieces too short to hold a clip.
-    taken = sorted([sents[g].start for g in starts] + [sents[-1].end])
-    for g in sorted((g for g in gaps if d[g] > cutoff and c[g] <= c[g - 1]
-                     and (g + 1 >= len(c) or c[g] <= c[g + 1])), key=lambda g: (-d[g], g)):
-        t = sents[g].start
-        p = bisect_left(taken, t)
-        near = [taken[q] for q in (p - 1, p) if 0 <= q < len(taken)]
-        if all(abs(t - x) >= opts.min_len for x in near):
-            starts.add(g)
-            insort(taken, t)
+    _add_spaced(starts, taken, sorted((g for g in gaps if d[g] > cutoff and c[g] <= c[g - 1]
+                                       and (g + 1 >= len(c) or c[g] <= c[g + 1])), key=lambda g: (-d[g], g)),
+                sents, opts.min_len)
     return starts
 
 
@@ -198,11 +232,21 @@ def _hook(s: _Sentence) -> float:
     return 1.0 if s.question else 0.6 if s.opener in HOOK_OPENERS else 0.0
 
 
-def candidates(sents: list[_Sentence], starts: set[int], opts: OfflineOptions) -> list[_Candidate]:
-    """Every run of whole sentences inside one topic whose length fits, with its score."""
+def candidates(sents: list[_Sentence], starts: set[int], opts: OfflineOptions,
+               recaps: bool = False) -> list[_Candidate]:
+    """Every run of whole sentences inside one topic whose length fits, with its score.
+
+    Runs that start a recap topic are left out unless `recaps`.
+    """
     n, out = len(sents), []
     gap = [math.inf] + [sents[g].start - sents[g - 1].end for g in range(1, n)] + [math.inf]
+    recap, in_recap = [False] * n, False
     for i in range(n):
+        in_recap = _cue(sents[i], RECAP_CUES) if i in starts else in_recap
+        recap[i] = in_recap
+    for i in range(n):
+        if recap[i] and not recaps:
+            continue
         head = W_EDGES / 2 * _edge(gap[i], i in starts, opts.pause) + W_HOOK * _hook(sents[i])
         counts: Counter[str] = Counter()
         toks = keys = 0
@@ -294,6 +338,7 @@ def propose_spans(transcript: Transcript, opts: OfflineOptions) -> list[Span]:
     # so a clip can still be built from several of them.
     sents = [_make_sentence(words, a, b) for a, b in split_sentences(words, opts.pause, opts.max_len / 2)]
     starts = topic_starts(sents, opts)
-    cands = candidates(sents, starts, opts) or candidates(sents, {0}, opts)
+    cands = (candidates(sents, starts, opts) or candidates(sents, starts, opts, recaps=True)
+             or candidates(sents, {0}, opts, recaps=True))
     df = Counter(t for s in sents for t in set(s.content))
     return [_to_span(c, sents, words, starts, df, opts.pause) for c in select(cands, sents, opts.clips)]

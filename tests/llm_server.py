@@ -3,18 +3,22 @@
 Implements POST /v1/chat/completions and GET /v1/models. Each request takes the next
 behaviour from `script` (a list), or `default` once the script is spent:
 
-  smart        clips that cover real transcript times (30 s grid of the "[a-b] text" lines)
+  smart        clips of real sentence ranges (30 s grid of the "N: [a-b] text" lines), quotes that open them
   fenced       the smart reply wrapped in ```json fences
   bad_json     text that is not JSON
   schema       JSON that breaks the clips schema
   no_json_schema  HTTP 400 for json_schema output (an older server), smart for JSON mode
-  impossible   valid JSON whose clips lie outside the media or end before they start
+  impossible   valid JSON whose clips lie outside the window or end before they start
+  placeholder  clips whose title, reason and quote are "..." (a copied example)
+  context_overflow  HTTP 400 with llama.cpp's "exceeds the available context size" message
   rate_limit   HTTP 429 with Retry-After: 1
   slow         sleep `slow_seconds` (past a short client timeout), then smart
   error500     HTTP 500
   unauthorized HTTP 401, echoing the bearer token (a careless server; the client must not repeat it)
   echo_auth_401 / echo_auth_500  HTTP 401 / 500 whose body echoes the whole Authorization header
   not_found    HTTP 404 (model not found)
+
+GET /props answers like llama.cpp's server when `n_ctx` is set (else 404, like OpenAI).
 
 Use `with LLMServer() as srv:` (srv.url is the base URL ending in /v1), the
 `llm_server` pytest fixture, or `python3 -m tests.llm_server --port 8765`.
@@ -32,33 +36,34 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-LINE = re.compile(r"^\[(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)\]\s*(.*)$")
-BEHAVIOURS = ("smart", "fenced", "bad_json", "schema", "impossible", "no_json_schema", "rate_limit", "slow", "error500",
-              "unauthorized", "not_found", "echo_auth_401", "echo_auth_500")
+LINE = re.compile(r"^(\d+): \[(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)\]\s*(.*)$")
+BEHAVIOURS = ("smart", "fenced", "bad_json", "schema", "impossible", "placeholder", "no_json_schema", "rate_limit",
+              "slow", "error500", "unauthorized", "not_found", "echo_auth_401", "echo_auth_500", "context_overflow")
+CONTEXT_OVERFLOW = "the request exceeds the available context size, try increasing it"
 
 
 def smart_clips(user_text: str, grid: float = 30.0, min_len: float = 20.0, max_len: float = 40.0) -> list[dict]:
-    """Clips of consecutive lines bucketed on an absolute time grid.
+    """Clips of consecutive sentences bucketed on an absolute time grid.
 
     The grid makes neighbouring windows propose the same clip for a moment both can see,
     which is what the client's de-duplication has to cope with.
     """
-    lines = [(float(m[1]), float(m[2]), m[3]) for m in map(LINE.match, user_text.splitlines()) if m]
-    buckets: dict[int, list[tuple[float, float, str]]] = {}
+    lines = [(int(m[1]), float(m[2]), float(m[3]), m[4]) for m in map(LINE.match, user_text.splitlines()) if m]
+    buckets: dict[int, list[tuple[int, float, float, str]]] = {}
     for line in lines:
-        buckets.setdefault(int(line[0] // grid), []).append(line)
+        buckets.setdefault(int(line[1] // grid), []).append(line)
     clips = []
     for b, group in sorted(buckets.items()):
-        while group and group[-1][1] - group[0][0] > max_len:
+        while group and group[-1][2] - group[0][1] > max_len:
             group = group[:-1]
-        if not group or group[-1][1] - group[0][0] < min_len:
+        if not group or group[-1][2] - group[0][1] < min_len:
             continue
         clips.append({
-            "start": group[0][0], "end": group[-1][1],
-            "title": f"Moment at {group[0][0]:.0f}s",
+            "first_sentence": group[0][0], "last_sentence": group[-1][0],
+            "title": f"Moment at {group[0][1]:.0f}s",
             "reason": "A complete thought that stands on its own.",
             "score": 40 + (b * 37) % 60,  # deterministic, varied
-            "quote": " ".join(group[0][2].split()[:5]),
+            "quote": " ".join(group[0][3].split()[:5]),
         })
     return clips
 
@@ -87,7 +92,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, {"error": {"message": message, "type": type_, "param": None, "code": type_}}, headers)
 
     def do_GET(self):
-        if self.path.rstrip("/") == "/v1/models":
+        if self.path.rstrip("/") == "/props" and self.server.owner.n_ctx:
+            self._send(200, {"default_generation_settings": {"n_ctx": self.server.owner.n_ctx}})
+        elif self.path.rstrip("/") == "/v1/models":
             self._send(200, {"object": "list", "data": [
                 {"id": self.server.owner.model, "object": "model", "created": 0, "owned_by": "tests"}]})
         else:
@@ -115,6 +122,8 @@ class _Handler(BaseHTTPRequestHandler):
             auth = self.headers.get("Authorization", "")
             status = 401 if behaviour == "echo_auth_401" else 500
             return self._error(status, f"Refused: your request had Authorization: {auth}", "invalid_request_error")
+        if behaviour == "context_overflow":
+            return self._error(400, CONTEXT_OVERFLOW, "exceed_context_size_error")
         if behaviour == "not_found":
             return self._error(404, f"The model `{body.get('model')}` does not exist.", "model_not_found")
         fmt = (body.get("response_format") or {}).get("type")
@@ -123,17 +132,25 @@ class _Handler(BaseHTTPRequestHandler):
         if behaviour == "slow" and owner._stop.wait(owner.slow_seconds):
             return  # shutting down: drop the connection
         user = "\n".join(m.get("content") or "" for m in body.get("messages", []) if m.get("role") == "user")
-        content = json.dumps({"clips": smart_clips(user)})
+        # Like a grammar-constrained server: never more clips than the schema's maxItems.
+        schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema") or {}
+        cap = ((schema.get("properties") or {}).get("clips") or {}).get("maxItems")
+        content = json.dumps({"clips": smart_clips(user)[:cap]})
         if behaviour == "fenced":
             content = f"```json\n{content}\n```"
         elif behaviour == "bad_json":
             content = 'Sure! Here are the best clips: {"clips": [{"start": 1.0,'
         elif behaviour == "impossible":
             content = json.dumps({"clips": [
-                {"start": 5000.0, "end": 5030.0, "title": "Past the end", "reason": "r", "score": 90, "quote": "x"},
-                {"start": 40.0, "end": 12.0, "title": "Backwards", "reason": "r", "score": 80, "quote": "y"}]})
+                {"first_sentence": 5000, "last_sentence": 5003, "title": "Past the end", "reason": "r", "score": 90,
+                 "quote": "x"},
+                {"first_sentence": 4, "last_sentence": 2, "title": "Backwards", "reason": "r", "score": 80,
+                 "quote": "y"}]})
+        elif behaviour == "placeholder":
+            content = json.dumps({"clips": [{**c, "title": "...", "reason": "...", "quote": "..."}
+                                            for c in smart_clips(user)]})
         elif behaviour == "schema":
-            content = json.dumps({"clips": [{"start": "ten", "end": 20, "title": "x"}]})
+            content = json.dumps({"clips": [{"first_sentence": "ten", "last_sentence": 20, "title": "x"}]})
         prompt = sum(len(m.get("content") or "") for m in body.get("messages", [])) // 4
         completion = len(content) // 4
         self._send(200, {
@@ -156,7 +173,7 @@ class LLMServer:
     """Threaded loopback server; `requests` holds every chat request body, in order."""
 
     def __init__(self, script: list[str] | None = None, default: str = "smart", *, port: int = 0,
-                 slow_seconds: float = 2.0, model: str = "test-model"):
+                 slow_seconds: float = 2.0, model: str = "test-model", n_ctx: int | None = None):
         for b in [*(script or []), default]:
             if b not in BEHAVIOURS:
                 raise ValueError(f"unknown behaviour {b!r}; one of {', '.join(BEHAVIOURS)}")
@@ -164,6 +181,7 @@ class LLMServer:
         self.default = default
         self.slow_seconds = slow_seconds
         self.model = model
+        self.n_ctx = n_ctx  # reported at GET /props, as llama.cpp's server does
         self.requests: list[dict] = []
         self.auth: list[str] = []  # Authorization headers, parallel to requests
         self.behaviours: list[str] = []  # what each request got

@@ -349,3 +349,13 @@ def test_property_untimed_words(case):
           spans, duration, opts)
     cuts = [(c.start, c.end, c.text) for c in plan_clips(words, spans, duration, opts)[0]]
     assert cuts == [(c.start, c.end, c.text) for c in plan_clips(fixed, spans, duration, opts)[0]]
+
+
+def test_a_placeholder_quote_matches_nothing():
+    """A quote with no words ("...") used to count as a match; an empty quote still means "not given"."""
+    from clipforge.stages.boundary_words import quote_matches
+
+    words = [Word(text=f" w{k}", start=k * 0.5, end=k * 0.5 + 0.4) for k in range(40)]
+    assert not quote_matches("...", words, 0.0)
+    assert validate_span(Span(start=0.0, end=15.0, quote="..."), words, 30.0)
+    assert validate_span(Span(start=0.0, end=15.0, quote=""), words, 30.0) is None
