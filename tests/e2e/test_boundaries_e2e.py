@@ -36,7 +36,11 @@ def check_clips(project) -> None:
         assert words, clip["file"]
         first, last = words[0], words[-1]
         # A clip cut inside a word starts or ends with a fragment the model hears as another word.
-        assert similar(first.word, clip["first_word"]), (clip["id"], first.word, clip["first_word"])
+        # tiny.en sometimes drops a short first word at a clip's very start ("Next, how ..." heard as
+        # "How ..."): a whole second word is fine; a fragment of the first would match neither.
+        second = clip["text"].split()[1] if len(clip["text"].split()) > 1 else clip["first_word"]
+        assert similar(first.word, clip["first_word"]) or similar(first.word, second), \
+            (clip["id"], first.word, clip["first_word"])
         assert similar(last.word, clip["last_word"]), (clip["id"], last.word, clip["last_word"])
         assert first.start >= 0.0 and last.end <= clip["duration"] + 0.05
         # The plan's text is sentence-aligned: it starts with a capital and ends with sentence punctuation
