@@ -30,7 +30,7 @@ DEFAULT_FPS = 30  # frame rate of the background generated for audio-only clips
 PIP_WIDTH = 0.35  # picture-in-picture width as a fraction of the output width
 PIP_MARGIN = 0.04  # its margin from the top and right edges, fraction of the output width
 FIT_BLUR_SCALE = 4  # the blurred background of "fit" is blurred at 1/4 size: cheap and just as blurry
-BRIGHT = 96  # a rendered caption pixel (grey level) counts as drawn above this
+BRIGHT = 96  # a rendered caption pixel counts as drawn when a channel is above this
 MIN_CAPTION_PIXELS = 20  # fewer drawn pixels than this and libass drew nothing useful
 
 
@@ -230,14 +230,16 @@ def captions_visible(*, ass: Path, fontsdir: Path, size: tuple[int, int], at: fl
     """Render the captions alone on black at time `at` and report whether libass drew any text."""
     w, h = size
     with tempfile.TemporaryDirectory(prefix="clipforge-captions-") as tmp:
-        raw = Path(tmp) / "frame.gray"
+        raw = Path(tmp) / "frame.rgb"
         # One black frame whose timestamp is `at`, so libass renders the event shown then.
         frame = ffmpeg.input(f"color=c=black:s={w}x{h}:r=25:d=0.04", f="lavfi").video
         frame = _burn(frame.filter("setpts", f"PTS+{_num(at)}/TB"), Path(ass), Path(fontsdir))
-        args = ffmpeg.output(frame, str(raw), **{"frames:v": 1, "f": "rawvideo", "pix_fmt": "gray"}).get_args()
+        args = ffmpeg.output(frame, str(raw), **{"frames:v": 1, "f": "rawvideo", "pix_fmt": "rgb24"}).get_args()
         run_ffmpeg(args, what="caption check", timeout=60)
         pixels = np.frombuffer(raw.read_bytes(), dtype=np.uint8)
-    return int(np.count_nonzero(pixels > BRIGHT)) >= MIN_CAPTION_PIXELS
+    # Any bright channel counts: a user's caption colour may be a pure red or blue that is dark in grey.
+    drawn = pixels.reshape(-1, 3).max(axis=1) > BRIGHT
+    return int(np.count_nonzero(drawn)) >= MIN_CAPTION_PIXELS
 
 
 # --- the encode ----------------------------------------------------------------------

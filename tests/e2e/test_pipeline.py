@@ -108,7 +108,7 @@ def check_clips(project, min_len: float, max_len: float, padding: float = 0.2, v
     assert m["clips"], m
     on_disk = sorted(f.name for f in clips_dir.iterdir())
     published = [f["file"] for c in m["clips"] for f in [c, *c.get("sidecars", [])]]
-    assert on_disk == sorted(published + ["manifest.json"])
+    assert on_disk == sorted(published + ["manifest.json", "index.html"])
     source = project.path / m["input"]["source"] if not Path(m["input"]["source"]).is_absolute() \
         else Path(m["input"]["source"])
     src_pcm = pcm16k(source)
