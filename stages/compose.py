@@ -192,16 +192,30 @@ def _burn(video, ass: Path, fontsdir: Path):
     return video.filter("subtitles", filename=str(ass), fontsdir=str(fontsdir))
 
 
+def _first_frame_offset(start: float, src_fps: float | None) -> float:
+    """Where the first source frame at or after `start` lands in the clip (constant frame rate)."""
+    if not src_fps or src_fps <= 0 or start <= 0:
+        return 0.0
+    lead = math.ceil(start * src_fps - 1e-6) / src_fps - start
+    return lead if lead > 1e-3 else 0.0
+
+
 def compose_args(*, source: Path | str, start: float, duration: float, has_video: bool,
                  src_size: tuple[int, int] | None, reframe: dict | None, broll: dict | None,
                  ass: Path | None, fontsdir: Path, out: Path | str, preset: str, crf: int = 20,
-                 fps: float = DEFAULT_FPS) -> list[str]:
+                 fps: float = DEFAULT_FPS, src_fps: float | None = None) -> list[str]:
     """ffmpeg arguments (no binary, no -y/-loglevel) for one clip: span of `source` -> `out` (mp4)."""
     size = output_size(reframe, src_size)
     # -ss/-t stay input options: an output-side -t can hang ffmpeg near the end of the input.
     inp = ffmpeg.input(str(source), ss=_num(start), t=_num(duration))
     if has_video:
-        video = _reframe(inp.video, reframe, src_size or size, size)
+        video = inp.video
+        lead = _first_frame_offset(start, src_fps)
+        if lead > 0:
+            # Accurate seeking drops the source frame showing at `start`, so the clip's first
+            # frame arrives up to one frame late; hold it from 0 so video and audio both start at 0.
+            video = video.filter("tpad", start_mode="clone", start_duration=_num(lead))
+        video = _reframe(video, reframe, src_size or size, size)
     else:
         video = ffmpeg.input(f"color=c=black:s={size[0]}x{size[1]}:r={_num(fps)}:d={_num(duration)}",
                              f="lavfi").video
@@ -209,6 +223,8 @@ def compose_args(*, source: Path | str, start: float, duration: float, has_video
         video = _overlay_insert(video, ins, size)
     if ass is not None:
         video = _burn(video, Path(ass), Path(fontsdir))
+    # Input seeking can hand over one frame too many at the end; the clip is exactly its span.
+    video = video.filter("trim", duration=_num(duration))
     opts = {"c:v": "libx264", "preset": preset, "crf": crf, "pix_fmt": "yuv420p",
             "c:a": "aac", "b:a": "128k", "movflags": "+faststart", "f": "mp4"}
     return ffmpeg.output(video, inp["a:0"], str(out), **opts).get_args()
@@ -248,7 +264,7 @@ def captions_visible(*, ass: Path, fontsdir: Path, size: tuple[int, int], at: fl
 def compose(*, source: Path | str, start: float, duration: float, has_video: bool,
             src_size: tuple[int, int] | None, reframe: dict | None, broll: dict | None,
             ass: Path | None, out: Path | str, fontsdir: Path | None = None, preset: str = "superfast",
-            crf: int = 20, timeout: float | None = None) -> dict:
+            crf: int = 20, timeout: float | None = None, src_fps: float | None = None) -> dict:
     """Encode one clip to `out` atomically; raise CAPTIONS_NOT_VISIBLE before encoding if libass draws nothing."""
     out = Path(out)
     fontsdir = Path(fontsdir) if fontsdir is not None else default_fontsdir()
@@ -261,7 +277,7 @@ def compose(*, source: Path | str, start: float, duration: float, has_video: boo
     with atomic_path(out, ".mp4") as tmp:
         args = compose_args(source=source, start=start, duration=duration, has_video=has_video,
                             src_size=src_size, reframe=reframe, broll=broll, ass=ass, fontsdir=fontsdir,
-                            out=tmp, preset=preset, crf=crf)
+                            out=tmp, preset=preset, crf=crf, src_fps=src_fps)
         # A stuck encode must become a retryable error; real encodes run far faster than this.
         run_ffmpeg(args, what=f"compose {out.name}", timeout=timeout or 120 + 20 * duration)
         info = probe(tmp, label=out.name)

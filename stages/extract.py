@@ -54,7 +54,7 @@ def run(job: ClipJob) -> None:
     compose.compose(source=job.source, start=plan.start, duration=plan.duration, has_video=has_video,
                     src_size=(src.get("width") or 0, src.get("height") or 0), reframe=reframe, broll=broll,
                     ass=Path(ass) if ass else None, fontsdir=FONTS_DIR, out=Path(job.output()),
-                    preset=opts["preset"])
+                    preset=opts["preset"], src_fps=src.get("fps"))
 
 
 def _composes(reframe: dict, broll: dict, ass: str | None, *, has_video: bool) -> bool:

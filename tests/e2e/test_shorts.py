@@ -32,11 +32,11 @@ def broll_run(tmp_path_factory):
     folder = root / "my broll"
     folder.mkdir()
     _image(folder / "bread.jpg", (0, 0, 255))  # red (BGR)
-    _image(folder / "parked-car.png", (255, 0, 0))  # blue: nothing in the talk is about cars
+    _image(folder / "volcano-lava.png", (255, 0, 0))  # blue: nothing in the talk is about volcanoes
     _image(folder / "IMG_0042.jpg", (0, 255, 0))  # green, matched only through its tags file
     (folder / "IMG_0042.jpg.txt").write_text("sky blue waves\n")
     p = make_project(root / "proj")
-    result = run_ok(p.doit(*OPTS, f"broll={folder}"))
+    result = run_ok(p.doit("clips=3", "min_len=8", "max_len=25", f"broll={folder}"))  # all three topics
     return p, result
 
 
@@ -46,7 +46,7 @@ def test_matching_assets_are_inserted_at_their_planned_times(broll_run):
     inserts = [(c, i) for c in clips for i in c["broll"]]
     assert inserts, result.stdout
     assets = {i["asset"].rsplit("/", 1)[-1] for _, i in inserts}
-    assert "parked-car.png" not in assets  # a non-matching asset is never chosen
+    assert "volcano-lava.png" not in assets  # a non-matching asset is never chosen
     assert "bread.jpg" in assets, result.stdout
     for clip, ins in inserts:
         assert ins["start"] >= 2.0 - 1e-6  # the protected opening
