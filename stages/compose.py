@@ -192,14 +192,6 @@ def _burn(video, ass: Path, fontsdir: Path):
     return video.filter("subtitles", filename=str(ass), fontsdir=str(fontsdir))
 
 
-def _first_frame_offset(start: float, src_fps: float | None) -> float:
-    """Where the first source frame at or after `start` lands in the clip (constant frame rate)."""
-    if not src_fps or src_fps <= 0 or start <= 0:
-        return 0.0
-    lead = math.ceil(start * src_fps - 1e-6) / src_fps - start
-    return lead if lead > 1e-3 else 0.0
-
-
 def compose_args(*, source: Path | str, start: float, duration: float, has_video: bool,
                  src_size: tuple[int, int] | None, reframe: dict | None, broll: dict | None,
                  ass: Path | None, fontsdir: Path, out: Path | str, preset: str, crf: int = 20,
@@ -210,11 +202,11 @@ def compose_args(*, source: Path | str, start: float, duration: float, has_video
     inp = ffmpeg.input(str(source), ss=_num(start), t=_num(duration))
     if has_video:
         video = inp.video
-        lead = _first_frame_offset(start, src_fps)
-        if lead > 0:
-            # Accurate seeking drops the source frame showing at `start`, so the clip's first
-            # frame arrives up to one frame late; hold it from 0 so video and audio both start at 0.
-            video = video.filter("tpad", start_mode="clone", start_duration=_num(lead))
+        if src_fps and src_fps > 0:
+            # Accurate seeking drops the source frame showing at `start`, so the clip's first frame
+            # arrives up to one frame late; `fps` with start_time=0 repeats it from 0 on the source's
+            # frame grid, so video and audio both start at 0 and the frame rate stays constant.
+            video = video.filter("fps", fps=_num(src_fps), start_time=0)
         video = _reframe(video, reframe, src_size or size, size)
     else:
         video = ffmpeg.input(f"color=c=black:s={size[0]}x{size[1]}:r={_num(fps)}:d={_num(duration)}",
