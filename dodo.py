@@ -108,6 +108,8 @@ def task_transcript():
 
 
 def task_segment():
+    if DONE:  # before the import: a no-op run loads nothing of the segmenter
+        return done_task(stage("segment").doc)
     from clipforge.stages.segment import SegmentOptions
 
     opts = pick(SegmentOptions, OPT, segmenter=OPT.resolved_segmenter())
