@@ -77,6 +77,7 @@ def _decisions(ctx, plan: ClipPlan) -> dict:
         "aspect": reframe.get("aspect"), "reframe": reframe.get("mode"), "detector": reframe.get("detector"),
         "face_coverage": reframe.get("coverage"), "frame": reframe.get("output"),
         "broll": [{k: i.get(k) for k in ("asset", "start", "end", "mode", "why")} for i in broll.get("inserts", [])],
+        "captions_burned": ctx.opts.captions == "burn" and bool(plan.text.strip()),
     }
 
 

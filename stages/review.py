@@ -103,7 +103,7 @@ def _file(name) -> str:
     return escape(Path(str(name)).name, quote=True)
 
 
-def _track(vtt: str | None, folder: Path | None) -> str:
+def _track(vtt: str | None, folder: Path | None, *, default: bool = True) -> str:
     """The captions <track>: the sidecar .vtt inlined as a data: URL (file:// pages may not load a file's
     neighbour as a track), or its name when it cannot be read; data-file names the sidecar."""
     if not vtt:
@@ -115,14 +115,16 @@ def _track(vtt: str | None, folder: Path | None) -> str:
             src = "data:text/vtt;base64," + base64.b64encode(raw).decode("ascii")
         except OSError:
             pass
-    return f'<track kind="captions" src="{src}" data-file="{_file(vtt)}" srclang="en" label="Captions" default>'
+    # Not `default` when the captions are burned in: the player would draw them a second time.
+    on = " default" if default else ""
+    return f'<track kind="captions" src="{src}" data-file="{_file(vtt)}" srclang="en" label="Captions"{on}>'
 
 
 def _card(n: int, clip: dict, clips: list[dict], total: float, folder: Path | None = None) -> str:
     name = _file(clip.get("file", ""))
     poster = clip.get("poster")
     vtt = next((c for c in clip.get("captions") or [] if str(c).endswith(".vtt")), None)
-    track = _track(vtt, folder)
+    track = _track(vtt, folder, default=not clip.get("captions_burned"))
     captions = " ".join(f'<a href="{_file(c)}" download="{_file(c)}">{escape(Path(str(c)).name)}</a>'
                         for c in clip.get("captions") or [])
     poster_attr = f' poster="{_file(poster)}"' if poster else ""
