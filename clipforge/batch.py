@@ -94,7 +94,11 @@ def _client(bopts: BatchOptions, count: int):
     from distributed import Client, LocalCluster
 
     if bopts.scheduler:
-        client = Client(bopts.scheduler, timeout="20s")
+        try:
+            client = Client(bopts.scheduler, timeout="10s")
+        except (OSError, TimeoutError) as err:  # refused, unresolvable or silent: say which address
+            raise ClipforgeError(f"cannot reach the Dask scheduler at {bopts.scheduler} ({err.__class__.__name__})",
+                                 code=ErrorCode.CLUSTER_UNREACHABLE) from None
         workers = bopts.workers or max(1, len(client.scheduler_info()["workers"]))
         return client, None, workers
     cores = os.cpu_count() or 1

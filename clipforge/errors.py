@@ -26,6 +26,7 @@ class ErrorCode(enum.Enum):
     DOWNLOAD_FAILED = _Code(13, "check the URL and your network, then run `doit --retry`", True)
     BAD_OPTION = _Code(14, "fix the option (see README, Options) and run again", False)
     BROLL_INVALID = _Code(15, "check broll=: a folder of video or image files that ffmpeg can read (README, B-roll)", False)
+    CLUSTER_UNREACHABLE = _Code(16, "check scheduler=tcp://HOST:8786 (is `dask scheduler` running and reachable from here?), or leave scheduler= out for a local cluster", True)
     MODEL_LOAD_FAILED = _Code(20, "check whisper_model= (a local CTranslate2 model path or name) and device=", False)
     TRANSCRIBE_FAILED = _Code(21, "run `doit --retry`; if it repeats, try another whisper_model= or device=cpu", True)
     LLM_UNREACHABLE = _Code(30, "check OPENAI_BASE_URL / OPENAI_API_KEY and the server, then `doit --retry`; or segmenter=offline", True)

@@ -163,3 +163,28 @@ def test_bad_lines_fail_their_video_only_and_retry_reruns_them(tmp_path, videos)
     assert (project.path / "batch" / good["workspace"] / "batch.log").read_text().count("== attempt") == 1
     clips = json.loads((project.path / "batch" / "manifest.json").read_text())["clips"]
     assert {c["input"] for c in clips} == {str(videos[3]), str(missing)}
+
+
+@pytest.mark.parametrize("case, code", [
+    ("missing list", "BAD_OPTION"),
+    ("empty list", "BAD_OPTION"),
+    ("folder without media", "BAD_OPTION"),
+    ("unreachable scheduler", "CLUSTER_UNREACHABLE"),
+])
+def test_a_bad_list_or_scheduler_is_one_coded_line(tmp_path, case, code):
+    project = make_project(tmp_path / "proj")
+    (project.path / "empty.txt").write_text("# nothing here\n\n")
+    (project.path / "docs").mkdir()
+    (project.path / "docs" / "notes.txt").write_text("not a video")
+    shutil.copy(MEDIA / "speech_short.wav", project.path / "a.wav")
+    (project.path / "one.txt").write_text("a.wav\n")
+    args = {"missing list": ["list=nope.txt"], "empty list": ["list=empty.txt"],
+            "folder without media": ["list=docs"],
+            "unreachable scheduler": ["list=one.txt", "scheduler=tcp://127.0.0.1:9"]}[case]
+    r = project.doit("batch", *args, timeout=120)
+    out = r.stdout + r.stderr
+    lines = [ln for ln in out.splitlines() if ln.startswith("clipforge: error")]
+    assert len(lines) == 1 and code in lines[0], out
+    assert r.returncode == {"BAD_OPTION": 14, "CLUSTER_UNREACHABLE": 16}[code], out
+    assert "Traceback" not in out
+    assert not (project.path / "batch" / "one").exists()
