@@ -165,6 +165,38 @@ def test_bad_lines_fail_their_video_only_and_retry_reruns_them(tmp_path, videos)
     assert {c["input"] for c in clips} == {str(videos[3]), str(missing)}
 
 
+def test_killed_driver_then_retry_leaves_finished_videos_alone(tmp_path, videos):
+    project = make_project(tmp_path / "proj")
+    _list(project, [str(v) for v in videos[:3]])
+    proc = project.popen("batch", "list=videos.txt", "workers=1", *OPTS)
+
+    def one_done() -> bool:
+        try:
+            return any(v["status"] == "done" for v in _record(project).values())
+        except (OSError, ValueError, KeyError):
+            return False
+
+    try:
+        deadline = time.time() + 120
+        while not one_done() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        assert one_done(), proc.stdout.read() if proc.poll() is not None else "no video finished"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and its local cluster, as a crash would
+        proc.wait(timeout=30)
+    before = _record(project)
+    done = {name: row for name, row in before.items() if row["status"] == "done"}
+    stamps = {p: p.stat().st_mtime_ns for name in done for p in (project.path / "batch" / name / "clips").iterdir()}
+
+    retry = project.doit("batch", "--retry", timeout=240)
+    assert retry.returncode == 0, retry.stdout + retry.stderr
+    after = _record(project)
+    assert all(row["status"] == "done" for row in after.values()), after
+    for name in done:
+        assert after[name]["attempts"] == done[name]["attempts"], "a finished video was run again"
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+
 @pytest.mark.parametrize("case, code", [
     ("missing list", "BAD_OPTION"),
     ("empty list", "BAD_OPTION"),
