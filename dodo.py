@@ -8,9 +8,8 @@ one encode) are generated from their records. Freshness comes from the state fil
 
 from doit import create_after
 
-from clipforge.cliptasks import clip_task_creators, last_clip_stage
+from clipforge.cliptasks import clip_task_creators, last_clip_stage, read_or
 from clipforge.config import pick
-from clipforge.fsutil import read_json
 from clipforge.pipeline import load_context, require_project_folder
 from clipforge.reporter import ClipforgeReporter
 from clipforge.stagelist import check_creators, per_clip_stages, stage
@@ -31,19 +30,13 @@ OPT = C.opts
 DONE = C.done()
 
 
-def _read(path, default):
-    try:
-        return read_json(path)
-    except (OSError, ValueError):
-        return default
-
 
 def _chunks() -> list[dict]:
-    return _read(C.chunks, {"chunks": []})["chunks"]
+    return read_or(C.chunks, {"chunks": []})["chunks"]
 
 
 def _clips() -> list[dict]:
-    return _read(C.segments, {"clips": []})["clips"]
+    return read_or(C.segments, {"clips": []})["clips"]
 
 
 def _task(name: str, *, run, targets, inputs, after=None, secrets=(), task_dep=()) -> dict:
@@ -60,7 +53,7 @@ def task_download():
         stage("download").function()(OPT.input, C.media, C.source_info)
 
     def remember_sha():
-        CURRENT.state.input_sha256 = _read(C.source_info, {}).get("sha256")
+        CURRENT.state.input_sha256 = read_or(C.source_info, {}).get("sha256")
 
     return _task("download", run=run, targets=[C.media, C.source_info], inputs=lambda: C.local_input,
                  after=remember_sha, secrets=(OPT.input,))

@@ -23,7 +23,8 @@ from clipforge.stagelist import Stage, per_clip_stages, stage
 from clipforge.tasks import Step, doit_task
 
 
-def _read(path: str, default):
+def read_or(path: str, default):
+    """A JSON file's content, or `default` while it does not exist yet (task creators run before their inputs)."""
     try:
         return read_json(path)
     except (OSError, ValueError):
@@ -68,9 +69,9 @@ def _creator(st: Stage, ctx: Context, done: bool, after: str) -> Callable:
     def creator():
         if done:
             return
-        clips = _read(ctx.segments, {"clips": []})["clips"]
-        transcript = _read(ctx.transcript, {}) if clips else {}
-        source_info = _read(ctx.source_info, {})
+        clips = read_or(ctx.segments, {"clips": []})["clips"]
+        transcript = read_or(ctx.transcript, {}) if clips else {}
+        source_info = read_or(ctx.source_info, {})
         for c in clips:
             plan = ClipPlan.from_dict(c)
             yield _clip_task(st, ctx, plan, clip_words(transcript, plan), source_info)
@@ -92,4 +93,4 @@ def last_clip_stage() -> Stage:
     return per_clip_stages()[-1]
 
 
-__all__ = ["clip_task_creators", "clip_words", "last_clip_stage"]
+__all__ = ["clip_task_creators", "clip_words", "last_clip_stage", "read_or"]
