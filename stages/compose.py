@@ -21,7 +21,7 @@ import ffmpeg
 import numpy as np
 import pysubs2
 
-import clipforge
+from clipforge.assets import FONTS_DIR
 from clipforge.errors import ClipforgeError, ErrorCode
 from clipforge.fsutil import atomic_path
 from clipforge.media import probe, run_ffmpeg
@@ -35,8 +35,8 @@ MIN_CAPTION_PIXELS = 20  # fewer drawn pixels than this and libass drew nothing 
 
 
 def default_fontsdir() -> Path:
-    """The fonts shipped with clipforge: libass draws nothing, silently, when it finds no font."""
-    return Path(clipforge.__file__).parent / "fonts"
+    """The fonts shipped with clipforge (clipforge.assets): libass draws nothing, silently, when it finds no font."""
+    return FONTS_DIR
 
 
 def _even(n: float) -> int:
