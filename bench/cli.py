@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             "noop": lambda: mod.run(tmp, light),
             "extract": lambda: mod.run(tmp, small, a.quick),
             "late": lambda: mod.run_late(tmp, light, a.quick),
-            "transcribe": lambda: mod.run(tmp, small, a.quick),
+            "transcribe": lambda: (mod.run(tmp, small, a.quick), mod.run_held_out(tmp)),
             "memory": lambda: mod.run(tmp, a.quick, a.full),
             "shorts": lambda: mod.run(tmp, small, a.quick),
             "batch": lambda: mod.run(tmp, a.quick),

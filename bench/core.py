@@ -32,9 +32,10 @@ class Row:
     name: str
     ours: float | None
     base: float | None
-    unit: str  # "s", "MB" or "x" (a ratio measured directly, e.g. CPU seconds per clip second)
+    unit: str  # "s", "MB", "%" or "x" (a ratio measured directly, e.g. CPU seconds per clip second)
     goal: float | None  # ratio goal (ours/base <= goal); None: informational
     note: str = ""
+    diff_goal: float | None = None  # a goal on ours - base instead (e.g. WER points), when a ratio means nothing
     skipped: str = ""
     group: str = ""
     extra: dict = field(default_factory=dict)  # more figures for the JSON report (cpu, spreads, counts)
@@ -49,9 +50,21 @@ class Row:
     def verdict(self) -> str:
         if self.skipped:
             return "SKIP"
+        if self.diff_goal is not None and self.ours is not None and self.base is not None:
+            return "PASS" if self.ours - self.base <= self.diff_goal else "MISS"
         if self.goal is None or self.ratio is None:
             return "info"
         return "PASS" if self.ratio <= self.goal else "MISS"
+
+    def goal_text(self) -> str:
+        if self.diff_goal is not None:
+            return f"diff <= {self.diff_goal:+.1f}"
+        return f"<= {self.goal:.2f}x" if self.goal is not None else "info"
+
+    def ratio_text(self) -> str:
+        if self.diff_goal is not None and self.ours is not None and self.base is not None:
+            return f"{self.ours - self.base:+.1f}"
+        return f"{self.ratio:.2f}x" if self.ratio is not None else "-"
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -83,6 +96,8 @@ def fmt(value: float | None, unit: str) -> str:
         return f"{value:.0f} MB"
     if unit == "x":
         return f"{value:.3f}"
+    if unit == "%":
+        return f"{value:.1f} %"
     return f"{value:.3f} s" if value < 10 else f"{value:.2f} s"
 
 
@@ -92,10 +107,8 @@ def add(row: Row) -> None:
     if row.skipped:
         say(f"  -> {row.name}: {row.skipped}")
     else:
-        r = f"{row.ratio:.2f}x" if row.ratio is not None else "-"
-        goal = f"<= {row.goal:.2f}x" if row.goal is not None else "info"
         say(f"  -> {row.name}: ours {fmt(row.ours, row.unit)}, baseline {fmt(row.base, row.unit)}, "
-            f"ratio {r} (goal {goal}) {row.verdict}")
+            f"ratio {row.ratio_text()} (goal {row.goal_text()}) {row.verdict}")
 
 
 def table() -> None:
@@ -103,11 +116,9 @@ def table() -> None:
     lines = []
     for r in ROWS:
         if r.skipped:
-            lines.append((r.name, "-", "-", "-", f"<= {r.goal:.2f}x" if r.goal else "info", "SKIP"))
+            lines.append((r.name, "-", "-", "-", r.goal_text(), "SKIP"))
             continue
-        lines.append((r.name, fmt(r.ours, r.unit), fmt(r.base, r.unit),
-                      f"{r.ratio:.2f}x" if r.ratio is not None else "-",
-                      f"<= {r.goal:.2f}x" if r.goal is not None else "info", r.verdict))
+        lines.append((r.name, fmt(r.ours, r.unit), fmt(r.base, r.unit), r.ratio_text(), r.goal_text(), r.verdict))
     widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(headers)]
     sep = "-+-".join("-" * w for w in widths)
     say()

