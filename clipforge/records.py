@@ -61,7 +61,7 @@ class Span:
 
 @dataclass
 class ClipPlan:
-    """A clip whose cut points were decided from word timings (stages.boundaries)."""
+    """A clip whose cut points were decided from word timings (stages.segment.boundaries)."""
 
     id: str
     start: float

@@ -1,4 +1,4 @@
-"""stages.boundaries: table tests (cut points, flags, drops) and hypothesis properties."""
+"""stages.segment.boundaries: table tests (cut points, flags, drops) and hypothesis properties."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clipforge.records import Span, Word
-from clipforge.stages.boundaries import (
+from clipforge.stages.segment.boundaries import (
     FLAGS,
     BoundaryOptions,
     plan_clips,
@@ -353,7 +353,7 @@ def test_property_untimed_words(case):
 
 def test_a_placeholder_quote_matches_nothing():
     """A quote with no words ("...") used to count as a match; an empty quote still means "not given"."""
-    from clipforge.stages.boundary_words import quote_matches
+    from clipforge.stages.segment.boundary_words import quote_matches
 
     words = [Word(text=f" w{k}", start=k * 0.5, end=k * 0.5 + 0.4) for k in range(40)]
     assert not quote_matches("...", words, 0.0)

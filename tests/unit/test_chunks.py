@@ -76,8 +76,8 @@ def test_nan_and_unlimited_values_elsewhere_are_bad_options(tmp_path, given):
 
 def test_offline_segmenter_and_boundaries_accept_max_len_inf():
     from clipforge.records import Word
-    from clipforge.stages.boundaries import BoundaryOptions, plan_clips
-    from clipforge.stages.offline import OfflineOptions, propose_spans
+    from clipforge.stages.segment.boundaries import BoundaryOptions, plan_clips
+    from clipforge.stages.segment.offline import OfflineOptions, propose_spans
 
     text = ("This is the first sentence of the talk. It goes on for a while. Then comes another one. "
             "And the talk ends here. ") * 6

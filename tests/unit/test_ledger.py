@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from clipforge.stages.ledger import Ledger, redact_url, request_key
+from clipforge.stages.segment.ledger import Ledger, redact_url, request_key
 
 MSGS = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]
 SCHEMA = {"type": "object"}

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clipforge.records import Span, Transcript, TranscriptSegment, Word
-from clipforge.stages.offline import OfflineOptions, propose_spans
+from clipforge.stages.segment.offline import OfflineOptions, propose_spans
 
 COOKING = """
 Good pasta starts with a big pot of salted boiling water. The salt in the water seasons the pasta from

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from clipforge.config import DEFAULTS
 from clipforge.errors import ErrorCode
 from clipforge.records import ClipPlan, Span, Word
-from clipforge.stages.boundary_words import (
+from clipforge.stages.segment.boundary_words import (
     Doc,
     Level,
     Sentence,

@@ -1,4 +1,4 @@
-"""Word-level helpers for stages.boundaries: timing repair, sentence/clause units, quote matching.
+"""Word-level helpers for stages.segment.boundaries: timing repair, sentence/clause units, quote matching.
 
 Doc is the transcript as plan_clips sees it (repaired, clipped to the media, split).
 

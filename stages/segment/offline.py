@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from clipforge.config import DEFAULTS
 from clipforge.errors import OptionError
 from clipforge.records import Span, Transcript, Word
-from clipforge.stages.boundary_words import CLOSERS, ends_sentence
+from clipforge.stages.segment.boundary_words import CLOSERS, ends_sentence
 
 STOPWORDS = frozenset("""
 a about above across after again against all almost also always am an and another any are aren't around

@@ -1,6 +1,6 @@
 """LLM segmenter: ask any OpenAI-compatible server (OpenAI, Ollama, vLLM, llama.cpp) for clips.
 
-The protocol (stages.llm_protocol): numbered sentences in, sentence ranges out. The transcript
+The protocol (stages.segment.llm_protocol): numbered sentences in, sentence ranges out. The transcript
 is sent in overlapping windows, one request per window, every request bounded (maxItems and
 max_tokens from `clips`; windows shrunk to the server's context when it reports one). Each
 reply is schema-checked and its picks checked against the window; a reply with no usable pick
@@ -22,8 +22,8 @@ from clipforge.config import DEFAULTS
 from clipforge.errors import ErrorCode, LLMError, LLMReplyError
 from clipforge.records import Span, Transcript
 from clipforge.redact import MIN_SECRET
-from clipforge.stages import llm_protocol as proto
-from clipforge.stages.ledger import Ledger, redact_url, request_key
+from clipforge.stages.segment import llm_protocol as proto
+from clipforge.stages.segment.ledger import Ledger, redact_url, request_key
 
 DEFAULT_ENDPOINT = "https://api.openai.com/v1"
 # For servers without structured output (older llama.cpp, some proxies): JSON mode, the shape
