@@ -27,7 +27,7 @@ class SegmentOptions:
     llm_window_chars: int
 
 
-def run(transcript_file: str, segments_out: str, ledger_file: str, opts: SegmentOptions) -> None:
+def run(transcript_file: str, segments_out: str, ledger_file: str, *, opts: SegmentOptions) -> None:
     transcript = load_transcript(transcript_file)
     usage, model = None, None
     if opts.segmenter == "llm":
@@ -37,7 +37,7 @@ def run(transcript_file: str, segments_out: str, ledger_file: str, opts: Segment
 
         spans = propose_spans(transcript, OfflineOptions(clips=opts.clips, min_len=opts.min_len, max_len=opts.max_len))
     bounds = BoundaryOptions(min_len=opts.min_len, max_len=opts.max_len, padding=opts.padding)
-    plans, dropped = plan_clips(transcript.words(), spans, transcript.duration, bounds)
+    plans, dropped = plan_clips(transcript.words(), spans, transcript.duration, opts=bounds)
     invalid = [d for d in dropped if d.code == ErrorCode.LLM_REPLY_INVALID.name]
     for d in dropped:
         print(f"  segment: dropped span {d.span.start:.1f}-{d.span.end:.1f}s: {d.reason}")
