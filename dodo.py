@@ -84,7 +84,7 @@ def task_transcribe():
         chunk = transcribe.Chunk(**c)
         out = C.chunk_file(chunk.id)
         step = Step(task=f"transcribe:{chunk.id}", targets=[out], inputs=lambda: [C.wav, C.chunks],
-                    run=lambda chunk=chunk, out=out: stage("transcribe").function()(C.wav, chunk, out, model),
+                    run=lambda chunk=chunk, out=out: stage("transcribe").function()(C.wav, chunk, out, opts=model),
                     config_hash=OPT.stage_hash("transcribe"))
         yield doit_task(step, doc=f"transcribe {chunk.start:.0f}-{chunk.end:.0f} s", task_dep=["chunks"])
 
@@ -94,7 +94,7 @@ def task_transcript():
         return [C.chunk_file(c["id"]) for c in _chunks()]
 
     def run():
-        stage("transcript").function()(C.chunks, chunk_files(), C.transcript, OPT.whisper_model)
+        stage("transcript").function()(C.chunks, chunk_files(), C.transcript, model_name=OPT.whisper_model)
 
     return _task("transcript", run=run, targets=[C.transcript], inputs=lambda: [C.chunks, *chunk_files()],
                  task_dep=["transcribe"])
@@ -108,7 +108,7 @@ def task_segment():
     opts = pick(SegmentOptions, OPT, segmenter=OPT.resolved_segmenter())
 
     def run():
-        stage("segment").function()(C.transcript, C.segments, C.ledger, opts)
+        stage("segment").function()(C.transcript, C.segments, C.ledger, opts=opts)
 
     def queue():
         units = [{"id": c["id"], "start": c["start"], "end": c["end"]} for c in _clips()]

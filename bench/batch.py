@@ -63,11 +63,12 @@ def run(tmp: Path, quick: bool) -> None:
         plain += _doit(proj, f"input={v}", *OPTS, threads=1)
     minutes = sum(length for _, length in SPANS) / 60
 
-    add(Row("batch 4 videos: 2 workers vs 1 (throughput, goal >= 1.6x)", times[2], times[1], "s", 1 / 1.6,
+    add(Row(name="batch 4 videos: 2 workers vs 1 (throughput, goal >= 1.6x)", ours=times[2], base=times[1], unit="s",
+            goal=1 / 1.6,
             note=f"1 worker {times[1]:.1f} s, 2 workers {times[2]:.1f} s: {times[1] / times[2]:.2f}x throughput"))
-    add(Row("batch overhead per video: 1-worker batch vs plain runs", times[1], plain, "s", 1.1,
-            note=f"plain doit runs, one thread each, {plain:.1f} s in all"))
+    add(Row(name="batch overhead per video: 1-worker batch vs plain runs", ours=times[1], base=plain, unit="s",
+            goal=1.1, note=f"plain doit runs, one thread each, {plain:.1f} s in all"))
     per_minute = plain / minutes
     say(f"  cost: {per_minute:.1f} s of one CPU core per minute of input (tiny.en, 320 px output, this machine)")
-    add(Row("cost per input minute, one core (s)", per_minute, None, "s", None,
+    add(Row(name="cost per input minute, one core (s)", ours=per_minute, base=None, unit="s", goal=None,
             note="1,000 hours = 60,000 min: at this rate N one-core workers take 60,000 x cost / N seconds"))

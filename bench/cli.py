@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 run(g)
             except Exception as err:  # one broken group must not hide the others
-                add(Row(g, None, None, "s", None, skipped=f"error: {err.__class__.__name__}: {str(err)[:300]}"))
+                add(Row(name=g, ours=None, base=None, unit="s", goal=None,
+                        skipped=f"error: {err.__class__.__name__}: {str(err)[:300]}"))
             say(f"  ({g}: {time.perf_counter() - t:.0f} s)")
     finally:
         if guarded.total_kills:

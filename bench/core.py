@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:
 
 # --------------------------------------------------------------------------------------------- rows
 
-@dataclass
+@dataclass(kw_only=True)
 class Row:
     name: str
     ours: float | None

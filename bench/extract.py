@@ -17,7 +17,7 @@ def plans(starts: list[float], length: float):
                      text="", first_word="", last_word="") for i, s in enumerate(starts, 1)]
 
 
-def make_video(tmp: Path, name: str, minutes: float, size: str, fps: int, preset: str, block_min: float) -> Path:
+def make_video(tmp: Path, name: str, *, minutes: float, size: str, fps: int, preset: str, block_min: float) -> Path:
     """testsrc2 + sine, made as one `block_min` block and concatenated with -c copy (fast)."""
     out = tmp / f"{name}.mp4"
     if out.exists():
@@ -52,7 +52,7 @@ def run(tmp: Path, n: int, quick: bool) -> None:
         "(stages.extract plain cut vs its bare ffmpeg commands vs moviepy)")
     d = tmp / "extract"
     d.mkdir()
-    src = make_video(d, f"src{minutes}m", minutes, "640x360", 30, "veryfast", 1)
+    src = make_video(d, f"src{minutes}m", minutes=minutes, size="640x360", fps=30, preset="veryfast", block_min=1)
     span = minutes * 60 - length - 10  # clips spread from 5 s to 5 s before the end
     ps = plans([round(5 + span * i / max(1, k - 1) + 0.37, 3) for i in range(k)], length)
     outs = d / "out"
@@ -74,8 +74,8 @@ def run(tmp: Path, n: int, quick: bool) -> None:
             t = time.perf_counter()
             for p in ps:
                 r = subprocess.run(prefix + extract.ffmpeg_args(str(src), p.start, p.duration,
-                                                                str(outs / f"bare_{p.id}.mp4"), "reencode", True,
-                                                                DEFAULTS.preset),
+                                                                out=str(outs / f"bare_{p.id}.mp4"), cut="reencode",
+                                                                has_video=True, preset=DEFAULTS.preset),
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                 if r.returncode != 0:
                     raise RuntimeError(f"ffmpeg exited {r.returncode}")
@@ -111,13 +111,16 @@ def run(tmp: Path, n: int, quick: bool) -> None:
         warm = plans([60.0], 2.0)[0]
         guarded(lambda: cut(src, warm, outs / "warm.mp4"))
         times = interleaved(sides, n, warmup=False)
-    add(Row(f"extract {k}x{length:g}s vs bare ffmpeg", median(times["ours"]), median(times["bare"]), "s", 1.10,
+    add(Row(name=f"extract {k}x{length:g}s vs bare ffmpeg", ours=median(times["ours"]), base=median(times["bare"]),
+            unit="s", goal=1.10,
             note=f"ours {spread(times['ours'])}, bare {spread(times['bare'])}",
             extra={"ours_s": times["ours"], "bare_s": times["bare"]}))
     if mp_version is None:
-        add(Row(f"extract {k}x{length:g}s vs moviepy", None, None, "s", 0.33, skipped="skipped: moviepy not installed"))
+        add(Row(name=f"extract {k}x{length:g}s vs moviepy", ours=None, base=None, unit="s", goal=0.33,
+                skipped="skipped: moviepy not installed"))
     else:
-        add(Row(f"extract {k}x{length:g}s vs moviepy", median(times["ours"]), median(times["moviepy"]), "s", 0.33,
+        add(Row(name=f"extract {k}x{length:g}s vs moviepy", ours=median(times["ours"]), base=median(times["moviepy"]),
+                unit="s", goal=0.33,
                 note=f"moviepy {mp_version} (libx264 preset medium, its default), {spread(times['moviepy'])}",
                 extra={"moviepy_s": times["moviepy"], "moviepy": mp_version}))
 
@@ -128,7 +131,7 @@ def run_late(tmp: Path, n: int, quick: bool) -> None:
     say(f"[late] a 30 s clip at {late_at / 60:.1f} min vs at 0.5 min of a {minutes}-minute 160x90 10 fps source")
     d = tmp / "late"
     d.mkdir()
-    src = make_video(d, f"long{minutes}m", minutes, "160x90", 10, "ultrafast", 5)
+    src = make_video(d, f"long{minutes}m", minutes=minutes, size="160x90", fps=10, preset="ultrafast", block_min=5)
     early, late = plans([30.4, late_at], 30.0)
 
     def side(plan):
@@ -140,7 +143,7 @@ def run_late(tmp: Path, n: int, quick: bool) -> None:
 
     with silenced(d / "log.txt"):
         times = interleaved({"late": side(late), "early": side(early)}, n)
-    add(Row(f"cut at {late_at / 60:.0f} min vs at 0.5 min ({minutes}-min src)", median(times["late"]),
-            median(times["early"]), "s", 1.2,
+    add(Row(name=f"cut at {late_at / 60:.0f} min vs at 0.5 min ({minutes}-min src)", ours=median(times["late"]),
+            base=median(times["early"]), unit="s", goal=1.2,
             note=f"stages.extract plain cut both; late {spread(times['late'])}, early {spread(times['early'])}",
             extra={"late_s": times["late"], "early_s": times["early"]}))

@@ -31,7 +31,7 @@ def sprinkled_audio(d: Path, minutes: int) -> Path:
     return out
 
 
-def _mem_run(src: Path, work: Path, first_only: bool, timeout: float) -> dict:
+def _mem_run(src: Path, work: Path, *, first_only: bool, timeout: float) -> dict:
     """The stage in a fresh interpreter; peak RSS from wait4 (the child and its ffmpeg, like time -v)."""
     work.mkdir(parents=True, exist_ok=True)
     result = work / "result.json"
@@ -62,7 +62,8 @@ def child(src: str, work: str, mode: str) -> int:
     from clipforge.stages import transcribe
 
     t = time.perf_counter()
-    data = ours_transcribe(Path(src), Path(work) / "run", 10, transcribe.ModelOptions(), first_only=mode == "first")
+    data = ours_transcribe(Path(src), Path(work) / "run", chunk_minutes=10, opts=transcribe.ModelOptions(),
+                           first_only=mode == "first")
     data["seconds"] = time.perf_counter() - t
     data["maxrss_self_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     (Path(work) / "result.json").write_text(json.dumps(data))
@@ -86,12 +87,13 @@ def run(tmp: Path, quick: bool, full: bool) -> None:
         f"chunk_minutes=10, model load included) for 60 vs 10 minutes of {what}")
     res = {}
     for m in (10, 60):
-        res[m] = _mem_run(inputs[m], d / f"run{m}", first_only, timeout)
+        res[m] = _mem_run(inputs[m], d / f"run{m}", first_only=first_only, timeout=timeout)
         say(f"  {m} min: {res[m]['maxrss_tree_mb']:.0f} MB peak (python alone {res[m]['maxrss_self_mb']:.0f} MB), "
             f"{res[m]['chunks']} chunk(s) planned, {res[m]['transcribed']} transcribed, {res[m]['words']} words, "
             f"{res[m]['seconds']:.1f} s")
     mode = "full: dense speech" if full else ("quick: plan all + 1st chunk" if quick else "sprinkled speech")
-    add(Row(f"peak RSS 60 vs 10 min ({mode})", res[60]["maxrss_tree_mb"], res[10]["maxrss_tree_mb"], "MB", 1.3,
+    add(Row(name=f"peak RSS 60 vs 10 min ({mode})", ours=res[60]["maxrss_tree_mb"], base=res[10]["maxrss_tree_mb"],
+            unit="MB", goal=1.3,
             note=f"one fresh process each, ru_maxrss from wait4 (python + its ffmpeg children); input: {what}",
             extra={"runs": {str(k): v for k, v in res.items()}}))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from bench.core import NOTES, ROOT, SAMPLE, HangGuard, Row, add, doit_env, interleaved, median, say, spread
 
 
-def _run_doit(cwd: Path, args: list[str], timeout: float, log: Path) -> tuple[int, int]:
+def _run_doit(cwd: Path, args: list[str], *, timeout: float, log: Path) -> tuple[int, int]:
     """`python -m doit ARGS` under a HangGuard; returns (exit status, ffmpeg kills). Kills the group on timeout."""
     import os
 
@@ -52,19 +52,19 @@ def run(tmp: Path, n: int) -> None:
     log = tmp / "noop" / "doit.log"
 
     t0 = time.perf_counter()
-    rc, kills = _run_doit(proj, ["segment"], 600, log)
+    rc, kills = _run_doit(proj, ["segment"], timeout=600, log=log)
     if rc != 0:
-        add(Row("no-op doit vs bare doit", None, None, "s", 1.5,
+        add(Row(name="no-op doit vs bare doit", ours=None, base=None, unit="s", goal=1.5,
                 skipped=f"`doit segment` failed (exit {rc}), see {log}"))
         return
     total_kills = 0
     for attempt in range(6):
-        rc, kills = _run_doit(proj, ["--retry"] if attempt else [], 180, log)
+        rc, kills = _run_doit(proj, ["--retry"] if attempt else [], timeout=180, log=log)
         total_kills += kills
         if rc == 0:
             break
     if rc != 0 or not (proj / "clips" / "manifest.json").exists():
-        add(Row("no-op doit vs bare doit", None, None, "s", 1.5,
+        add(Row(name="no-op doit vs bare doit", ours=None, base=None, unit="s", goal=1.5,
                 skipped=f"the full run did not finish (exit {rc}), see {log}"))
         return
     if total_kills:
@@ -89,7 +89,8 @@ def run(tmp: Path, n: int) -> None:
     (bare / "dodo.py").write_text(src)
     r = subprocess.run([sys.executable, "-m", "doit"], cwd=bare, env=doit_env(), capture_output=True, text=True)
     if r.returncode != 0:
-        add(Row("no-op doit vs bare doit", None, None, "s", 1.5, skipped=f"bare doit failed: {r.stderr[-300:]}"))
+        add(Row(name="no-op doit vs bare doit", ours=None, base=None, unit="s", goal=1.5,
+                skipped=f"bare doit failed: {r.stderr[-300:]}"))
         return
 
     def timed(cwd):
@@ -108,7 +109,8 @@ def run(tmp: Path, n: int) -> None:
         return time.perf_counter() - t
 
     times = interleaved({"ours": timed(proj), "bare": timed(bare), "python": python_only}, n)
-    add(Row(f"no-op doit ({tasks} tasks) vs bare doit", median(times["ours"]), median(times["bare"]), "s", 1.5,
+    add(Row(name=f"no-op doit ({tasks} tasks) vs bare doit", ours=median(times["ours"]), base=median(times["bare"]),
+            unit="s", goal=1.5,
             note=f"ours {spread(times['ours'])}, bare {spread(times['bare'])}; "
                  f"`python -c pass` alone takes {median(times['python']):.3f} s",
             extra={"ours_s": times["ours"], "bare_s": times["bare"], "python_s": times["python"], "tasks": tasks}))

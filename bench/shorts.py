@@ -77,7 +77,7 @@ def words(start: float, end: float):
 
 # --------------------------------------------------------------------------------------------- sides
 
-def bare_args(src: Path, start: float, duration: float, reframe: dict, out: Path, preset: str) -> list[str]:
+def bare_args(src: Path, start: float, duration: float, *, reframe: dict, out: Path, preset: str) -> list[str]:
     """The same span, the same moving crop expression as compose's graph, scaled to the same size, same x264."""
     from clipforge.stages.compose import _num, path_expr
 
@@ -109,7 +109,7 @@ def _position(path: list[dict], axis: str, hi: float):
     return at
 
 
-def moviepy_short(src: Path, start: float, duration: float, reframe: dict, chunks, broll: dict, out: Path,
+def moviepy_short(src: Path, start: float, duration: float, *, reframe: dict, chunks, broll: dict, out: Path,
                   preset: str, font: Path) -> None:
     """How moviepy-based short makers do it: per-frame numpy crop, PIL resize, one TextClip per caption
     chunk, the B-roll as an ImageClip, CompositeVideoClip, write_videofile (same x264 preset and CRF)."""
@@ -192,13 +192,15 @@ def run(tmp: Path, n: int, quick: bool) -> None:
                         preset=preset, crf=CRF)
 
     def bare():
-        r = subprocess.run(prefix + bare_args(src, start, duration, reframe, outs / "bare.mp4", preset),
+        r = subprocess.run(prefix + bare_args(src, start, duration, reframe=reframe, out=outs / "bare.mp4",
+                                              preset=preset),
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if r.returncode != 0:
             raise RuntimeError(f"bare ffmpeg exited {r.returncode}: {r.stderr.decode(errors='replace')[-300:]}")
 
     def mp():
-        moviepy_short(src, start, duration, reframe, chunks, broll, outs / "moviepy.mp4", preset, font)
+        moviepy_short(src, start, duration, reframe=reframe, chunks=chunks, broll=broll, out=outs / "moviepy.mp4",
+                      preset=preset, font=font)
 
     sides = {"ours": lambda: guarded(measured(ours)), "bare": lambda: guarded(measured(bare))}
     try:
@@ -225,14 +227,15 @@ def run(tmp: Path, n: int, quick: bool) -> None:
               f"and a moving window costs x264 more; CPU ours {o.cpu:.2f} s / bare {b.cpu:.2f} s; "
               f"ours includes the caption check and the probe; output {out_info.width}x{out_info.height} "
               f"{out_info.duration:.2f} s")
-    add(Row(f"short {duration:g}s: compose vs bare crop+scale", o.wall, b.wall, "s", 1.15, note=a_note,
+    add(Row(name=f"short {duration:g}s: compose vs bare crop+scale", ours=o.wall, base=b.wall, unit="s", goal=1.15,
+            note=a_note,
             extra=_extra(times, ("ours", "bare"))))
     if mp_version is None:
-        add(Row(f"short {duration:g}s: compose vs moviepy", None, None, "s", 0.25,
+        add(Row(name=f"short {duration:g}s: compose vs moviepy", ours=None, base=None, unit="s", goal=0.25,
                 skipped="skipped: moviepy not installed (pip install -e '.[bench]')"))
     else:
         m = medians(times["moviepy"])
-        add(Row(f"short {duration:g}s: compose vs moviepy", o.wall, m.wall, "s", 0.25,
+        add(Row(name=f"short {duration:g}s: compose vs moviepy", ours=o.wall, base=m.wall, unit="s", goal=0.25,
                 note=f"moviepy {mp_version}: per-frame crop + resize, {len(chunks)} TextClips (one per chunk, "
                      f"no per-word highlight), ImageClip insert, CompositeVideoClip, libx264 {preset} crf {CRF}; "
                      f"CPU ours {o.cpu:.2f} s / moviepy {m.cpu:.2f} s ({m.cpu / o.cpu:.1f}x)",
@@ -248,7 +251,7 @@ def run(tmp: Path, n: int, quick: bool) -> None:
     det = [measured(analyse)() for _ in range(light)]
     f = medians(det)
     say(f"  faces.detect medians: wall {f.wall:.2f} s / CPU {f.cpu:.2f} s for {duration:g} s of clip")
-    add(Row(f"faces.detect CPU per clip second ({duration:g}s)", f.cpu, duration, "s", 0.30,
+    add(Row(name=f"faces.detect CPU per clip second ({duration:g}s)", ours=f.cpu, base=duration, unit="s", goal=0.30,
             note=f"time.process_time (all threads) + reaped children; wall {f.wall:.2f} s "
                  f"({f.wall / duration:.3f} per clip second); faces in {analyse.found[0]}/{analyse.found[1]} samples "
                  f"at 4/s, {SRC_SIZE[0]}x{SRC_SIZE[1]} source seen at 320 px; median of {light}",

@@ -21,7 +21,7 @@ def loop_audio(d: Path, name: str, seconds: float) -> Path:
     return out
 
 
-def ours_transcribe(src: Path, work: Path, chunk_minutes: float, opts, first_only: bool = False) -> dict:
+def ours_transcribe(src: Path, work: Path, *, chunk_minutes: float, opts, first_only: bool = False) -> dict:
     from clipforge.stages import audio, transcribe
 
     if work.exists():
@@ -37,11 +37,11 @@ def ours_transcribe(src: Path, work: Path, chunk_minutes: float, opts, first_onl
     files = []
     for c in chunks:
         out = work / f"{c.id}.json"
-        transcribe.transcribe_chunk(str(wav), c, str(out), opts)
+        transcribe.transcribe_chunk(str(wav), c, str(out), opts=opts)
         files.append(str(out))
     words = sum(len(s["words"]) for f in files for s in json.loads(Path(f).read_text())["segments"])
     if not first_only:
-        transcribe.merge(str(chunks_file), files, str(transcript), opts.whisper_model)
+        transcribe.merge(str(chunks_file), files, str(transcript), model_name=opts.whisper_model)
     return {"chunks": planned, "transcribed": len(chunks), "words": words}
 
 
@@ -75,7 +75,7 @@ def run(tmp: Path, n: int, quick: bool) -> None:
         def ours(minutes):
             def go():
                 t = time.perf_counter()
-                info[f"ours{minutes}"] = ours_transcribe(src, d / f"ours{minutes}", minutes, opts)
+                info[f"ours{minutes}"] = ours_transcribe(src, d / f"ours{minutes}", chunk_minutes=minutes, opts=opts)
                 return time.perf_counter() - t
             return go
 
@@ -91,12 +91,14 @@ def run(tmp: Path, n: int, quick: bool) -> None:
         times = interleaved(sides, n, warmup=False)
     common = (f"model load excluded from both sides; faster-whisper {faster_whisper.__version__}; "
               f"words ours {info['ours10']['words']} / bare {info['bare']['words']}")
-    add(Row(f"transcribe {seconds}s, 1 chunk vs bare", median(times["ours"]), median(times["bare"]), "s", 1.05,
+    add(Row(name=f"transcribe {seconds}s, 1 chunk vs bare", ours=median(times["ours"]), base=median(times["bare"]),
+            unit="s", goal=1.05,
             note=f"{common}; ours {spread(times['ours'])}, bare {spread(times['bare'])}",
             extra={"ours_s": times["ours"], "bare_s": times["bare"], "words": info}))
     if "ours1" in times:
-        add(Row(f"transcribe {seconds}s, 1-min chunks vs bare", median(times["ours1"]), median(times["bare"]), "s",
-                None, note=f"{info['ours1']['chunks']} chunks, {info['ours1']['words']} words; "
+        add(Row(name=f"transcribe {seconds}s, 1-min chunks vs bare", ours=median(times["ours1"]),
+                base=median(times["bare"]), unit="s",
+                goal=None, note=f"{info['ours1']['chunks']} chunks, {info['ours1']['words']} words; "
                            f"{spread(times['ours1'])}", extra={"ours1_s": times["ours1"]}))
 
 

@@ -284,7 +284,7 @@ def _run(bopts: BatchOptions) -> int:
         say(f"{len(todo)} video(s) on {where}, {threads} thread(s) per video")
         if client.dashboard_link and (bopts.scheduler or _has_dashboard()):
             say(f"Dask dashboard: {client.dashboard_link}")
-        return _drive(client, record, todo, workers, threads, as_completed)
+        return _drive(client, record, todo, workers=workers, threads=threads, as_completed=as_completed)
     except KeyboardInterrupt:
         rec.save(record)
         raise
@@ -294,7 +294,7 @@ def _run(bopts: BatchOptions) -> int:
             cluster.close()
 
 
-def _drive(client, record: dict, todo: list[Video], workers: int, threads: int, as_completed) -> int:
+def _drive(client, record: dict, todo: list[Video], *, workers: int, threads: int, as_completed) -> int:
     from clipforge.batchrun import run_video
 
     queue = iter(todo)

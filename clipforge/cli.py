@@ -90,7 +90,7 @@ class Run(DoitRun):
             signal.signal(signal.SIGTERM, previous)
             lock.release()
 
-    def _execute(self, outfile, verbosity=None, always=False, continue_=False, reporter="console",
+    def _execute(self, outfile, *, verbosity=None, always=False, continue_=False, reporter="console",
                  num_process=0, par_type="process", single=False, auto_delayed_regex=False,
                  force_verbosity=False, failure_verbosity=0, pdb=False, retry=False, nocache=False):
         # doit passes options by the names in this signature: doit inspects `_execute`'s signature to pick them.

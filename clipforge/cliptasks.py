@@ -51,7 +51,7 @@ def _key(stage_hash: str, plan: ClipPlan, words: list[Word]) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
-def _clip_task(st: Stage, ctx: Context, plan: ClipPlan, words: list[Word], source_info: dict) -> dict:
+def _clip_task(st: Stage, ctx: Context, plan: ClipPlan, *, words: list[Word], source_info: dict) -> dict:
     outputs = {sfx: ctx.unit_file(st.name, plan.id, sfx) for sfx in st.outputs}
     reads = {f"{r}{sfx}": ctx.unit_file(r, plan.id, sfx) for r in st.reads for sfx in stage(r).outputs}
     extra = st.extra_files(ctx.opts)
@@ -65,7 +65,7 @@ def _clip_task(st: Stage, ctx: Context, plan: ClipPlan, words: list[Word], sourc
                      accept_edits=st.editable and ctx.opts.keep == "yes")
 
 
-def _creator(st: Stage, ctx: Context, done: bool, after: str) -> Callable:
+def _creator(st: Stage, ctx: Context, *, done: bool, after: str) -> Callable:
     def creator():
         if done:
             return
@@ -74,7 +74,7 @@ def _creator(st: Stage, ctx: Context, done: bool, after: str) -> Callable:
         source_info = read_or(ctx.source_info, {})
         for c in clips:
             plan = ClipPlan.from_dict(c)
-            yield _clip_task(st, ctx, plan, clip_words(transcript, plan), source_info)
+            yield _clip_task(st, ctx, plan, words=clip_words(transcript, plan), source_info=source_info)
 
     creator.__name__ = creator.__qualname__ = f"task_{st.name}"
     creator.__doc__ = st.doc
@@ -86,7 +86,7 @@ def _creator(st: Stage, ctx: Context, done: bool, after: str) -> Callable:
 def clip_task_creators(ctx: Context, done: bool) -> dict[str, Callable]:
     """`task_<name>` creators for dodo.py's namespace, one per per-clip stage, in pipeline order."""
     names = ["segment", *(st.name for st in per_clip_stages())]
-    return {f"task_{st.name}": _creator(st, ctx, done, after) for st, after in zip(per_clip_stages(), names)}
+    return {f"task_{st.name}": _creator(st, ctx, done=done, after=after) for st, after in zip(per_clip_stages(), names)}
 
 
 def last_clip_stage() -> Stage:

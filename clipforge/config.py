@@ -25,7 +25,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Options:
     input: str = "sample/talk.mp4"
     whisper_model: str = "bundled"

@@ -27,7 +27,7 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-@dataclass
+@dataclass(kw_only=True)
 class MediaInfo:
     duration: float
     has_audio: bool

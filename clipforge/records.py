@@ -1,8 +1,12 @@
-"""Records that cross a stage boundary, saved as JSON with dataclasses.asdict."""
+"""Records that cross a stage boundary, saved as JSON with dataclasses.asdict.
+
+Like every function here, a record takes at most three fields by position (the ones that read
+naturally so: `Word("so", 0.0, 0.3)`, `Span(12.0, 40.0)`); the rest, after KW_ONLY, only by name.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import KW_ONLY, asdict, dataclass, field
 
 
 @dataclass
@@ -10,6 +14,7 @@ class Word:
     text: str
     start: float
     end: float
+    _: KW_ONLY
     probability: float = 1.0
 
 
@@ -18,6 +23,7 @@ class TranscriptSegment:
     start: float
     end: float
     text: str
+    _: KW_ONLY
     words: list[Word] = field(default_factory=list)
 
 
@@ -26,6 +32,7 @@ class Transcript:
     language: str
     duration: float
     segments: list[TranscriptSegment] = field(default_factory=list)
+    _: KW_ONLY
     model: str = ""
 
     def words(self) -> list[Word]:
@@ -53,15 +60,16 @@ class Span:
 
     start: float
     end: float
+    _: KW_ONLY
     title: str = ""
     reason: str = ""
     score: int = 0
     quote: str = ""  # the clip's opening words as the proposer saw them (used to catch hallucinations)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ClipPlan:
-    """A clip whose cut points were decided from word timings (stages.boundaries)."""
+    """A clip whose cut points were decided from word timings (stages.segment.boundaries)."""
 
     id: str
     start: float

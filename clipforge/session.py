@@ -273,7 +273,8 @@ def interrupted() -> int:
     st = CURRENT.state
     if st is not None:
         if not st.failure_point or st.failure_point.get("code") != ErrorCode.INTERRUPTED.name:
-            CURRENT.record_failure(st.current_stage or "start", None, ErrorCode.INTERRUPTED.name, "interrupted")
+            CURRENT.record_failure(st.current_stage or "start", None, code=ErrorCode.INTERRUPTED.name,
+                                   message="interrupted")
         st.active_run = None
         CURRENT.save()
     err = ClipforgeError("interrupted; finished work is saved", code=ErrorCode.INTERRUPTED)

@@ -61,7 +61,7 @@ def execute(step: Step):
         step.run()
         seconds = time.monotonic() - began
         hooks.before_record()
-        CURRENT.record_task(step.task, step.config_hash, step.targets, step.inputs(), seconds=seconds)
+        CURRENT.record_task(step.task, step.config_hash, targets=step.targets, inputs=step.inputs(), seconds=seconds)
         if step.unit:
             CURRENT.finish_unit(step.stage, step.unit)
         else:
@@ -76,7 +76,7 @@ def execute(step: Step):
         error = classify(err)
         message = scrub(error.message, *step.secrets)
         try:
-            CURRENT.record_failure(step.stage, step.unit, error.code.name, message)
+            CURRENT.record_failure(step.stage, step.unit, code=error.code.name, message=message)
         except Exception:  # the disk may be full: the failure line must still reach the user
             pass
         if isinstance(err, (KeyboardInterrupt, SystemExit)):
@@ -105,14 +105,15 @@ class StateSaysCurrent:
         from clipforge.state import CURRENT
 
         s = self.step
-        return CURRENT.is_current(s.task, s.config_hash, s.targets, s.inputs(), accept_edits=self.accept_edits)
+        return CURRENT.is_current(s.task, s.config_hash, targets=s.targets, inputs=s.inputs(),
+                                  accept_edits=self.accept_edits)
 
 
 def doit_task(step: Step, *, doc: str, task_dep: list[str] = (), accept_edits: bool = False, **extra) -> dict:
     """A doit task dict for `step`; ordering comes from task_dep, freshness from StateSaysCurrent."""
     name = step.task.split(":")
     task = {
-        "actions": [(execute, [step])],
+        "actions": [(execute, [], {"step": step})],  # doit's (callable, args, kwargs): the step passed by name
         "targets": list(step.targets),
         "task_dep": list(task_dep),
         "uptodate": [StateSaysCurrent(step, accept_edits)],

@@ -167,7 +167,7 @@ def _word_times(words) -> list[tuple[float, float]]:
                   for w in words)
 
 
-def _place(at: float, times, taken, cap: float, opts: BrollOptions, clip_duration: float):
+def _place(at: float, times, taken, *, cap: float, opts: BrollOptions, clip_duration: float):
     """An insert [start, end] from the first word start >= at, ending on the last word end within cap."""
     for start, _ in times:
         if start < at - 1e-9 or start < opts.protect:
@@ -212,7 +212,8 @@ def plan_broll(*, words, clip_duration: float, assets: list[Asset], opts: BrollO
             continue
         moments = [k for k in kws if k.stem in said] or [None]  # None: a proposed term, no spoken moment
         for k in moments:
-            placed = _place(k.start if k else opts.protect, times, taken, cap, opts, clip_duration)
+            placed = _place(k.start if k else opts.protect, times, taken, cap=cap, opts=opts,
+                            clip_duration=clip_duration)
             if placed:
                 start, end = placed
                 taken.append(placed)

@@ -116,7 +116,7 @@ def drop_isolated(samples: list[FaceSample]) -> list[FaceSample]:
     return out
 
 
-def _pick(faces, subject, frame_centre, crop_w):
+def _pick(faces, subject, *, frame_centre, crop_w):
     """The face to frame: nearest the subject when there is one, else the largest near the framing."""
     if not faces:
         return None
@@ -125,19 +125,19 @@ def _pick(faces, subject, frame_centre, crop_w):
     return max(faces, key=lambda f: f[2] * f[3] / (1 + math.dist(_centre(f), frame_centre) / crop_w))
 
 
-def _opening(samples: list[FaceSample], i: int, lookahead: float, frame_centre, crop_w: float):
+def _opening(samples: list[FaceSample], i: int, *, lookahead: float, frame_centre, crop_w: float):
     """The first face of the shot starting at samples[i], if one shows within `lookahead` seconds."""
     for j in range(i, len(samples)):
         s = samples[j]
         if (j > i and s.scene_cut) or s.t - samples[i].t > lookahead:
             return None
-        face = _pick(s.faces, None, frame_centre, crop_w)
+        face = _pick(s.faces, None, frame_centre=frame_centre, crop_w=crop_w)
         if face is not None:
             return face
     return None
 
 
-def _follow(pos: float, target: float, dz: float, step: float, moving: bool) -> tuple[float, bool]:
+def _follow(pos: float, target: float, *, dz: float, step: float, moving: bool) -> tuple[float, bool]:
     """One axis: start moving once the target leaves the dead zone, then keep going until centred."""
     err = target - pos
     if not moving and abs(err) <= dz:
@@ -168,11 +168,11 @@ def plan_path(*, track, src: tuple[int, int], crop: tuple[int, int], opts: Camer
     for i, s in enumerate(samples):
         if i == 0 or s.scene_cut:
             # A new shot: open on its first face (looking ahead a little), else centre; never pan in.
-            opening = _opening(samples, i, opts.lookahead, (sw / 2, sh / 2), cw)
+            opening = _opening(samples, i, lookahead=opts.lookahead, frame_centre=(sw / 2, sh / 2), crop_w=cw)
             x, y = target(opening) if opening is not None else centre
             subject, last_seen, moving = None, -math.inf, (False, False)
             raw.append(_key(0.0 if i == 0 else s.t, x, y, cut=i > 0))
-        face = _pick(s.faces, subject, (x + cw / 2, y + ch / 2), cw)
+        face = _pick(s.faces, subject, frame_centre=(x + cw / 2, y + ch / 2), crop_w=cw)
         if face is None:
             if subject is not None and s.t - last_seen > opts.hold:
                 subject = None  # gone for good: the next face may be anyone
@@ -186,8 +186,8 @@ def plan_path(*, track, src: tuple[int, int], crop: tuple[int, int], opts: Camer
             x, y, moving = tx, ty, (False, False)
             raw.append(_key(s.t, x, y, cut=True))
         else:
-            x, mx = _follow(x, tx, opts.dead_zone * cw, step, moving[0])
-            y, my = _follow(y, ty, opts.dead_zone * ch, step, moving[1])
+            x, mx = _follow(x, tx, dz=opts.dead_zone * cw, step=step, moving=moving[0])
+            y, my = _follow(y, ty, dz=opts.dead_zone * ch, step=step, moving=moving[1])
             moving = (mx, my)
             raw.append(_key(s.t, x, y))
         prev_t = s.t
@@ -195,7 +195,7 @@ def plan_path(*, track, src: tuple[int, int], crop: tuple[int, int], opts: Camer
     return thin(_dedupe(raw), opts.tolerance, budget)
 
 
-def _key(t: float, x: float, y: float, cut: bool = False) -> Keyframe:
+def _key(t: float, x: float, y: float, *, cut: bool = False) -> Keyframe:
     return Keyframe(t=float(t), x=_even(x), y=_even(y), cut=cut)
 
 
@@ -225,7 +225,7 @@ def position_at(path: list[Keyframe], t: float) -> tuple[float, float]:
     return float(prev.x), float(prev.y)
 
 
-def _fits(path: list[Keyframe], a: int, b: int, tol: float) -> bool:
+def _fits(path: list[Keyframe], a: int, b: int, *, tol: float) -> bool:
     """Can keyframes strictly between a and b go, with the a->b segment within tol of each?"""
     seg = [path[a], path[b]]
     for m in range(a + 1, b):
@@ -243,7 +243,7 @@ def thin(path: list[Keyframe], tol: float = 2.0, budget: int | None = None) -> l
         out, a = [path[0]] if path else [], 0
         b = a + 1
         while b < len(path):
-            if b + 1 < len(path) and _fits(path, a, b + 1, tol):
+            if b + 1 < len(path) and _fits(path, a, b + 1, tol=tol):
                 b += 1
                 continue
             out.append(path[b])

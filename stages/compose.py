@@ -116,7 +116,7 @@ def path_expr(path: list[dict], axis: str, hi: float) -> str:
 # --- video graph -----------------------------------------------------------------
 
 
-def _reframe(video, reframe: dict | None, src: tuple[int, int], size: tuple[int, int]):
+def _reframe(video, reframe: dict | None, *, src: tuple[int, int], size: tuple[int, int]):
     reframe = reframe or {}
     mode = reframe.get("mode", "off")
     if reframe.get("aspect") == "source":
@@ -207,7 +207,7 @@ def compose_args(*, source: Path | str, start: float, duration: float, has_video
             # arrives up to one frame late; `fps` with start_time=0 repeats it from 0 on the source's
             # frame grid, so video and audio both start at 0 and the frame rate stays constant.
             video = video.filter("fps", fps=_num(src_fps), start_time=0)
-        video = _reframe(video, reframe, src_size or size, size)
+        video = _reframe(video, reframe, src=src_size or size, size=size)
     else:
         video = ffmpeg.input(f"color=c=black:s={size[0]}x{size[1]}:r={_num(fps)}:d={_num(duration)}",
                              f="lavfi").video

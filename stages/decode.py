@@ -126,7 +126,8 @@ def decode_sequential(model, audio: np.ndarray, log: PieceLog, *, language: str,
     packed = np.concatenate([audio[s["start"]:s["end"]] for s in speech])  # what vad_filter decodes
     while gap := _first_gap(log.pieces):
         numbers, start, end = gap
-        found = list(_sequential(model, packed, speech, [start, end], _prompt(log.pieces, numbers[0]), language))
+        found = list(_sequential(model, packed, speech, clip=[start, end], prompt=_prompt(log.pieces, numbers[0]),
+                                 language=language))
         log.append({"n": numbers, "at": start, "end": end, "temperature": max([f[4] for f in found], default=0.0),
                     "tokens": [tok for f in found for tok in f[2]],
                     "segments": [record(seg) for seg, *_ in found], "language": language})
@@ -134,14 +135,15 @@ def decode_sequential(model, audio: np.ndarray, log: PieceLog, *, language: str,
     last = next((p for p in log.pieces if top in p["n"]), None)
     start = last["end"] if last else 0.0
     for n, (seg, at, tokens, end, temperature, seek) in enumerate(
-            _sequential(model, packed, speech, [start], _prompt(log.pieces, top + 1), language), start=top + 1):
+            _sequential(model, packed, speech, clip=[start], prompt=_prompt(log.pieces, top + 1), language=language),
+            start=top + 1):
         # seek: the 30-s window (in 10-ms frames) the segment came from; segments arrive a window at a time.
         log.append({"n": [n], "at": at, "end": end, "seek": seek, "temperature": temperature, "tokens": tokens,
                     "segments": [record(seg)], "language": language})
         progress(seg.end)
 
 
-def _sequential(model, packed, speech, clip: list[float], prompt: list[int], language: str) -> Iterable[tuple]:
+def _sequential(model, packed, speech, *, clip: list[float], prompt: list[int], language: str) -> Iterable[tuple]:
     from faster_whisper.transcribe import restore_speech_timestamps
 
     found, _ = model.transcribe(packed, language=language or None, word_timestamps=True, beam_size=5,

@@ -63,7 +63,7 @@ def _download(url: str, dest: Path) -> None:
     def hook(d: dict) -> None:
         if d.get("status") == "downloading":
             total = d.get("total_bytes") or d.get("total_bytes_estimate") or 0
-            bar.setdefault("p", Progress("download", total / 1e6 if total else 0.0, "MB"))
+            bar.setdefault("p", Progress("download", total / 1e6 if total else 0.0, unit="MB"))
             bar["p"].update(d.get("downloaded_bytes", 0) / 1e6)
 
     opts = {

@@ -23,7 +23,7 @@ from clipforge.media import probe, run_ffmpeg
 from clipforge.records import ClipJob, ClipPlan
 
 
-def ffmpeg_args(source: str, start: float, duration: float, out: str, cut: str, has_video: bool = True,
+def ffmpeg_args(source: str, start: float, duration: float, *, out: str, cut: str, has_video: bool = True,
                 preset: str = DEFAULTS.preset) -> list[str]:
     # -t as an input option: the output-side -t can hang ffmpeg 9 (both streams, cut ending just before EOF).
     args = ["-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", source, "-map", "0:a:0"]
@@ -66,7 +66,8 @@ def _composes(reframe: dict, broll: dict, ass: str | None, *, has_video: bool) -
 def _cut(source: str, plan: ClipPlan, out: str, *, cut: str, has_video: bool, preset: str) -> None:
     announce(cut)
     with atomic_path(out, ".mp4") as tmp:
-        run_ffmpeg(ffmpeg_args(source, plan.start, plan.duration, str(tmp), cut, has_video, preset),
+        run_ffmpeg(ffmpeg_args(source, plan.start, plan.duration, out=str(tmp), cut=cut, has_video=has_video,
+                               preset=preset),
                    what=f"extracting {plan.id}", timeout=120 + 10 * plan.duration)
         info = probe(tmp)  # a clip that does not decode is never renamed into place
         if info.duration < min(0.5, plan.duration / 2):

@@ -129,7 +129,7 @@ def detect(*, source: str | Path, start: float, duration: float, fps: float = 4.
                 if cut and len(pending) > 1:
                     # The cut lies somewhere since the previous sample: sample its first frame instead, so
                     # the camera jumps on the right frame rather than up to 1/fps late.
-                    frame, gray, sig = _first_of_new_shot(pending, prev_sig, sig, sw, sh) or (frame, gray, sig)
+                    frame, gray, sig = _first_of_new_shot(pending, prev_sig, sig, sw=sw, sh=sh) or (frame, gray, sig)
                     t = frame.time - t0
                 samples.append(FaceSample(t=t, faces=find_faces(gray, scale), scene_cut=cut))
                 prev_sig, pending = sig, []
@@ -147,7 +147,7 @@ def _gray(frame, sw: int, sh: int) -> np.ndarray:
     return frame.reformat(width=sw, height=sh, format="gray").to_ndarray()
 
 
-def _first_of_new_shot(pending, prev_sig, sig, sw, sh):
+def _first_of_new_shot(pending, prev_sig, sig, *, sw, sh):
     """The earliest buffered frame that looks more like the new shot than the old one."""
     for frame in pending[:-1]:
         if frame.time is None:

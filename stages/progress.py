@@ -38,7 +38,7 @@ def _tty(stream) -> bool:
 class Progress:
     """One unit's bar: `update(done)` with the amount done so far, `close()` when finished."""
 
-    def __init__(self, label: str, total: float, unit: str = "s", stream=None, every: float = 0.5):
+    def __init__(self, label: str, total: float, *, unit: str = "s", stream=None, every: float = 0.5):
         self.stream = _terminal(stream if stream is not None else sys.stderr)
         self.label, self.total, self.unit = label, max(total, 0.0), unit
         self._began = time.monotonic()

@@ -86,7 +86,7 @@ def _pct(x: float) -> str:
     return f"{min(max(x, 0.0), 100.0):.3f}%"
 
 
-def _marks(clips: list[dict], total: float, this: str | None = None, numbers: bool = False) -> str:
+def _marks(clips: list[dict], total: float, *, this: str | None = None, numbers: bool = False) -> str:
     out = []
     for n, c in enumerate(clips, 1):
         start, end = _num(c.get("start")), _num(c.get("end"))
@@ -120,7 +120,7 @@ def _track(vtt: str | None, folder: Path | None, *, default: bool = True) -> str
     return f'<track kind="captions" src="{src}" data-file="{_file(vtt)}" srclang="en" label="Captions"{on}>'
 
 
-def _card(n: int, clip: dict, clips: list[dict], total: float, folder: Path | None = None) -> str:
+def _card(n: int, clip: dict, *, clips: list[dict], total: float, folder: Path | None = None) -> str:
     name = _file(clip.get("file", ""))
     poster = clip.get("poster")
     vtt = next((c for c in clip.get("captions") or [] if str(c).endswith(".vtt")), None)
@@ -133,6 +133,7 @@ def _card(n: int, clip: dict, clips: list[dict], total: float, folder: Path | No
     shown = escape(Path(str(clip.get("file", ""))).name)
     seconds = _num(clip.get("duration"))
     video = f'<video controls preload="metadata" src="{name}"{poster_attr} data-duration="{seconds:.3f}">'
+    timeline = _marks(clips, total, this=clip.get("id"))
     return f"""
 <section class="card" id="clip-{n}" data-clip="{escape(str(clip.get('id', '')), quote=True)}">
   <div>{video}{track}</video></div>
@@ -141,7 +142,7 @@ def _card(n: int, clip: dict, clips: list[dict], total: float, folder: Path | No
     <div class="meta"><span class="score">{_num(clip.get('score')):.2f}</span>
       {_dur(clip.get('duration'))} &middot; {clock(start)}&ndash;{clock(end)} in the source
       ({start:.2f}&ndash;{end:.2f} s)</div>
-    <div class="timeline" aria-label="where this clip sits in the source">{_marks(clips, total, clip.get('id'))}</div>
+    <div class="timeline" aria-label="where this clip sits in the source">{timeline}</div>
     <p class="reason">{escape(str(clip.get('reason', '')))}</p>
     <div>{flags}</div>
     <div class="text">{escape(str(clip.get('text', '')))}</div>
@@ -188,7 +189,7 @@ def build_page(manifest: dict, timings: dict | None = None, folder: Path | None 
         ("LLM", escape(str(models.get("llm") or "-"))),
         ("clips", str(len(clips))),
     ])
-    cards = "".join(_card(n, c, ranked, total, folder) for n, c in enumerate(ranked, 1))
+    cards = "".join(_card(n, c, clips=ranked, total=total, folder=folder) for n, c in enumerate(ranked, 1))
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>

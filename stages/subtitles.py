@@ -17,7 +17,7 @@ import pysubs2
 
 from clipforge.fsutil import atomic_path
 from clipforge.records import Word
-from clipforge.stages.boundary_words import CLAUSE_PAUSE_RATIO, CLOSERS, split_sentences
+from clipforge.stages.segment.boundary_words import CLAUSE_PAUSE_RATIO, CLOSERS, split_sentences
 
 _CLAUSE_END = (",", ";", ":", "—", "–")
 

@@ -48,7 +48,8 @@ def plan_chunks(wav: str, chunks_out: str, chunk_minutes: float) -> None:
     """Write the chunk plan; `chunk_minutes=inf` means one chunk for the whole input."""
     duration = wav_duration(wav)
     length = chunk_minutes * 60
-    cuts = cut_points(duration, length, lambda mark, earliest: _silence_near(wav, mark, duration, earliest, length))
+    cuts = cut_points(duration, length,
+                      lambda mark, earliest: _silence_near(wav, mark, duration, earliest=earliest, length=length))
     chunks = [Chunk(f"chunk{i:03d}", round(a, 3), round(b, 3)) for i, (a, b) in enumerate(zip(cuts, cuts[1:]))]
     write_json(chunks_out, {"duration": duration, "chunks": [asdict(c) for c in chunks]})
 
@@ -77,7 +78,7 @@ def load_chunks(chunks_file: str) -> list[Chunk]:
     return [Chunk(**c) for c in read_json(chunks_file)["chunks"]]
 
 
-def _silence_near(wav: str, mark: float, duration: float, earliest: float = 0.0, length: float = 600.0) -> float:
+def _silence_near(wav: str, mark: float, duration: float, *, earliest: float = 0.0, length: float = 600.0) -> float:
     """The middle of the longest pause in speech nearest to `mark` (VAD over a bounded window only).
 
     The window never reaches back before `earliest` (the previous cut plus the minimum step) and
@@ -129,7 +130,7 @@ def pieces_file(out: str) -> Path:
     return Path(out).with_suffix(".pieces")
 
 
-def transcribe_chunk(wav: str, chunk: Chunk, out: str, opts: ModelOptions) -> None:
+def transcribe_chunk(wav: str, chunk: Chunk, out: str, *, opts: ModelOptions) -> None:
     from clipforge.stages import decode
     from clipforge.stages.pieces import PieceLog, log_key
     from clipforge.stages.progress import Progress
@@ -139,7 +140,7 @@ def transcribe_chunk(wav: str, chunk: Chunk, out: str, opts: ModelOptions) -> No
     # Everything a piece depends on; the batch size is not in it: pieces are whole windows.
     key = log_key(model=[opts.whisper_model, opts.device, opts.compute_type], language=opts.language,
                   mode=opts.whisper_mode, chunk=asdict(chunk), audio=hashlib.sha256(audio.tobytes()).hexdigest())
-    bar = Progress(f"transcribe {chunk.id}", chunk.end - chunk.start, "s audio")
+    bar = Progress(f"transcribe {chunk.id}", chunk.end - chunk.start, unit="s audio")
     try:
         log = PieceLog.open(pieces_file(out), key)
         if log.header is None:
@@ -176,7 +177,7 @@ def _shift(seg, offset: float) -> TranscriptSegment:
                              text=seg.text.strip(), words=words)
 
 
-def merge(chunks_file: str, chunk_files: list[str], transcript_out: str, model_name: str) -> None:
+def merge(chunks_file: str, chunk_files: list[str], transcript_out: str, *, model_name: str) -> None:
     """Concatenate chunk transcripts in global time, keeping each word once.
 
     A word belongs to the chunk holding its midpoint; a word that two chunks both

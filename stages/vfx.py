@@ -55,36 +55,38 @@ def plan_reframe(*, source: str | Path, start: float, duration: float, src_size:
     _check(aspect, reframe, height)
     if not has_video or not src_size:
         out = output_size(AUDIO_ONLY_ASPECT if aspect == "source" else aspect, height)
-        return _decision("off", aspect, None, None, out, note="no video stream: compose draws the output frame")
+        return _decision("off", aspect, None, crop=None, out=out,
+                         note="no video stream: compose draws the output frame")
     sw, sh = src_size
     if aspect == "source" or reframe == "off":
         note = "aspect=source: no reframe" if aspect == "source" else "reframe=off: source shape kept"
         # aspect=source keeps the source frame as it is (height is ignored), so a clip with
         # nothing else to compose is a plain cut; reframe=off keeps the shape at the asked height.
         out = tuple(src_size) if aspect == "source" else output_size("source", height, src_size)
-        return _decision("off", aspect, src_size, src_size, out, note=note)
+        return _decision("off", aspect, src_size, crop=src_size, out=out, note=note)
     out = output_size(aspect, height)
     if reframe == "fit":
-        return _decision("fit", aspect, src_size, src_size, out, note="whole frame letterboxed on a blurred copy")
+        return _decision("fit", aspect, src_size, crop=src_size, out=out,
+                         note="whole frame letterboxed on a blurred copy")
     crop = crop_size(sw, sh, aspect)
     centre = plan_path(track=(), src=(sw, sh), crop=crop)  # one keyframe, the same centre camera uses
     if reframe == "center":
-        return _decision("center", aspect, src_size, crop, out, path=centre, note="centre framing")
+        return _decision("center", aspect, src_size, crop=crop, out=out, path=centre, note="centre framing")
     track = detect(source=source, start=start, duration=duration, fps=opts.fps, width=opts.width)
     samples = [s.to_dict() for s in track.samples]
     found = sum(1 for s in track.samples if s.faces)
     if not found:
-        return _decision("face", aspect, src_size, crop, out, path=centre, detector=track.detector,
+        return _decision("face", aspect, src_size, crop=crop, out=out, path=centre, detector=track.detector,
                          samples=samples, note="no face found: centre framing")
     path = plan_path(track=track, src=(sw, sh), crop=crop, opts=opts.camera)
     cov = coverage(track, path, crop)
     cuts = sum(k.cut for k in path)
-    return _decision("face", aspect, src_size, crop, out, path=path, detector=track.detector, samples=samples,
+    return _decision("face", aspect, src_size, crop=crop, out=out, path=path, detector=track.detector, samples=samples,
                      coverage=cov, note=f"face in {found}/{len(samples)} samples, {len(path)} keyframes, "
                                         f"{cuts} cut(s), coverage {cov:.0%}")
 
 
-def _decision(mode, aspect, src, crop, out, *, path=(), detector=None, samples=(), coverage=None, note="") -> dict:
+def _decision(mode, aspect, src, *, crop, out, path=(), detector=None, samples=(), coverage=None, note="") -> dict:
     return {
         "mode": mode, "aspect": aspect,
         "source": _size(*src) if src else None,

@@ -48,7 +48,7 @@ class Checkpoint:
         self._state, self._loaded = None, True
 
     # -- up-to-date checks -------------------------------------------------
-    def is_current(self, task: str, config_hash: str, targets: list[str], inputs: list[str],
+    def is_current(self, task: str, config_hash: str, *, targets: list[str], inputs: list[str],
                    accept_edits: bool = False) -> bool:
         """`accept_edits`: a decision file the user edited (keep=yes) is adopted rather than redone."""
         st = self.state
@@ -81,7 +81,7 @@ class Checkpoint:
             return False
 
     # -- recording -----------------------------------------------------------
-    def record_task(self, task: str, config_hash: str, targets: list[str], inputs: list[str],
+    def record_task(self, task: str, config_hash: str, *, targets: list[str], inputs: list[str],
                     seconds: float | None = None) -> None:
         st = self.state
         for path in targets:
@@ -129,7 +129,7 @@ class Checkpoint:
         st.segment_queue[stage] = sorted(st.segment_queue.get(stage, []) + [u for u in back if u["id"] not in queued],
                                          key=lambda u: u["id"])
 
-    def record_failure(self, stage: str, unit: str | None, code: str, message: str) -> None:
+    def record_failure(self, stage: str, unit: str | None, *, code: str, message: str) -> None:
         st = self.state
         if st is None:
             return

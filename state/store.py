@@ -40,7 +40,7 @@ def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunState:
     input_source: str
     config_hash: str

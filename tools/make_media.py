@@ -170,7 +170,7 @@ def say(text: str, out: Path) -> None:
     run(["espeak-ng", "-v", VOICE, "-s", str(SPEED), "-w", str(out), text])
 
 
-def speech_track(sentence_groups: list[list[str]], out: Path, tmp: Path, rate: int) -> None:
+def speech_track(sentence_groups: list[list[str]], out: Path, *, tmp: Path, rate: int) -> None:
     """Concatenate per-sentence wavs with pauses; resample to `rate` Hz mono s16."""
     parts: list[Path] = []
     n = 0
@@ -206,7 +206,7 @@ def script_text(sentence_groups: list[list[str]]) -> str:
 def make_sample(tmp: Path) -> None:
     SAMPLE_DIR.mkdir(parents=True, exist_ok=True)
     wav = tmp / "talk.wav"
-    speech_track(TALK_TOPICS, wav, tmp, rate=44100)
+    speech_track(TALK_TOPICS, wav, tmp=tmp, rate=44100)
     dur = wav_duration(wav)
     fps = 12
     ff(
@@ -240,12 +240,12 @@ def make_fixtures(tmp: Path) -> None:
     fps = 10
 
     # speech_short.wav: ~10 s, 16 kHz mono PCM
-    speech_track([SHORT_SENTENCES], MEDIA_DIR / "speech_short.wav", tmp, rate=16000)
+    speech_track([SHORT_SENTENCES], MEDIA_DIR / "speech_short.wav", tmp=tmp, rate=16000)
     (MEDIA_DIR / "speech_short.txt").write_text(" ".join(SHORT_SENTENCES) + "\n")
 
     # speech_long.mp3: ~50 s audio only, pauses between sentences
     long_wav = tmp / "speech_long.wav"
-    speech_track([[s] for s in LONG_SENTENCES], long_wav, tmp, rate=22050)
+    speech_track([[s] for s in LONG_SENTENCES], long_wav, tmp=tmp, rate=22050)
     ff("-i", str(long_wav), "-c:a", "libmp3lame", "-b:a", "32k", "-ac", "1", "-ar", "22050",
        "-write_xing", "1", *BITEXACT, *ABITEXACT, "-id3v2_version", "0",
        str(MEDIA_DIR / "speech_long.mp3"))

@@ -6,7 +6,7 @@ import difflib
 import re
 
 from clipforge.stages import transcribe
-from clipforge.stages.boundaries import FLAGS
+from clipforge.stages.segment.boundaries import FLAGS
 from tests.helpers import run_ok
 from tests.llm_server import LLMServer
 

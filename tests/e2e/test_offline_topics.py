@@ -44,7 +44,7 @@ def test_default_offline_clips_each_hold_one_topic(sample_transcript, tmp_path):
                           llm_timeout=DEFAULTS.llm_timeout, llm_retries=DEFAULTS.llm_retries,
                           llm_window_chars=DEFAULTS.llm_window_chars)
     out = tmp_path / "segments.json"
-    run(sample_transcript, str(out), str(tmp_path / "ledger.jsonl"), opts)
+    run(sample_transcript, str(out), str(tmp_path / "ledger.jsonl"), opts=opts)
     clips = json.loads(out.read_text())["clips"]
     held = []
     for clip in clips:

@@ -35,9 +35,9 @@ def transcribe_all(tmp_path, source, chunk_minutes: float, tag: str) -> tuple[di
     files = []
     for chunk in transcribe.load_chunks(str(plan)):
         f = tmp_path / f"{tag}-{chunk.id}.json"
-        transcribe.transcribe_chunk(str(wav), chunk, str(f), MODEL)
+        transcribe.transcribe_chunk(str(wav), chunk, str(f), opts=MODEL)
         files.append(str(f))
-    transcribe.merge(str(plan), files, str(out), "bundled")
+    transcribe.merge(str(plan), files, str(out), model_name="bundled")
     return read_json(out), read_json(plan)["chunks"]
 
 
@@ -114,7 +114,7 @@ def test_merge_neither_loses_nor_duplicates_words_at_chunk_edges(tmp_path):
     write_json(tmp_path / "c1.json", {"chunk": {"id": "chunk001", "start": 10, "end": 20}, "language": "en",
                                       "segments": [seg([("edge", 9.9, 10.1)]), seg([("two", 11.0, 11.4)])]})
     transcribe.merge(str(plan), [str(tmp_path / "c0.json"), str(tmp_path / "c1.json")],
-                     str(tmp_path / "t.json"), "bundled")
+                     str(tmp_path / "t.json"), model_name="bundled")
     words = [w["text"] for s in read_json(tmp_path / "t.json")["segments"] for w in s["words"]]
     assert words == ["one", "edge", "two"]
 
@@ -137,7 +137,7 @@ def sequential(tmp_path_factory, runs):
     audio.extract_wav(str(MEDIA / "speech_long.mp3"), str(wav))
     transcribe.plan_chunks(str(wav), str(plan), 10)
     chunk = transcribe.load_chunks(str(plan))[0]
-    transcribe.transcribe_chunk(str(wav), chunk, str(out), SEQUENTIAL)
+    transcribe.transcribe_chunk(str(wav), chunk, str(out), opts=SEQUENTIAL)
     return wav, chunk, out
 
 
@@ -178,13 +178,13 @@ def test_a_damaged_piece_line_is_redone_alone(tmp_path, sequential, capsys, mode
         out.write_bytes(seq_out.read_bytes())
         transcribe.pieces_file(str(out)).write_bytes(transcribe.pieces_file(str(seq_out)).read_bytes())
     else:
-        transcribe.transcribe_chunk(str(wav), chunk, str(out), opts)
+        transcribe.transcribe_chunk(str(wav), chunk, str(out), opts=opts)
     log = transcribe.pieces_file(str(out))
     full, total = read_json(out), log.read_text().count("\n") - 1
     line = total if how == "truncate" else 2  # 1-based piece lines after the header
     _damage(log, line, how)
     capsys.readouterr()
-    transcribe.transcribe_chunk(str(wav), chunk, str(out), opts)
+    transcribe.transcribe_chunk(str(wav), chunk, str(out), opts=opts)
     printed = capsys.readouterr()
     assert f"decoded 1 piece(s), kept {total - 1}" in printed.out, printed
     assert "failed the checksum" in printed.err

@@ -1,4 +1,4 @@
-"""stages.boundaries: table tests (cut points, flags, drops) and hypothesis properties."""
+"""stages.segment.boundaries: table tests (cut points, flags, drops) and hypothesis properties."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clipforge.records import Span, Word
-from clipforge.stages.boundaries import (
+from clipforge.stages.segment.boundaries import (
     FLAGS,
     BoundaryOptions,
     plan_clips,
@@ -47,7 +47,7 @@ SMALL = BoundaryOptions(min_len=1.0, max_len=4.0, padding=0.2)
 
 
 def plan(words, spans, duration=7.0, opts=SMALL):
-    return plan_clips(words, [s if isinstance(s, Span) else Span(*s) for s in spans], duration, opts)
+    return plan_clips(words, [s if isinstance(s, Span) else Span(*s) for s in spans], duration, opts=opts)
 
 
 def one(words, span, duration=7.0, opts=SMALL):
@@ -98,13 +98,13 @@ def test_clip_record_fields():
     ("One two three. Four five six", (0.0, 3.0), 3.0, SMALL, "One", "three.", ["end_rolled_back"]),
     ("One two three. Four five six", (0.0, 3.0), 4.0, SMALL, "One", "six", []),
     # no sentence fits, so clauses do: punctuation, or a shorter pause
-    ("a b c, d e f; g h i: j k l — m n o", (0.0, 3.0), 7.0, BoundaryOptions(1.0, 2.5),
+    ("a b c, d e f; g h i: j k l — m n o", (0.0, 3.0), 7.0, BoundaryOptions(min_len=1.0, max_len=2.5),
      "a", "f;", ["crossed_sentence_end", "end_rolled_back", "clause_boundary"]),
-    ("a b c, d e f; g h i: j k l — m n o", (4.0, 7.0), 7.0, BoundaryOptions(1.0, 3.0),
+    ("a b c, d e f; g h i: j k l — m n o", (4.0, 7.0), 7.0, BoundaryOptions(min_len=1.0, max_len=3.0),
      "j", "o", ["crossed_sentence_start", "clause_boundary"]),
-    ("a b c, d e f; g h i: j k l — m n o", (4.0, 7.0), 7.0, BoundaryOptions(1.0, 2.5),
+    ("a b c, d e f; g h i: j k l — m n o", (4.0, 7.0), 7.0, BoundaryOptions(min_len=1.0, max_len=2.5),
      "j", "—", ["crossed_sentence_start", "end_rolled_back", "clause_boundary"]),
-    ("a b c / d e f / g h i / j k l", (0.0, 2.4), 7.0, BoundaryOptions(1.0, 3.0),
+    ("a b c / d e f / g h i / j k l", (0.0, 2.4), 7.0, BoundaryOptions(min_len=1.0, max_len=3.0),
      "a", "f", ["crossed_sentence_end", "end_rolled_back", "clause_boundary"]),
 ])
 def test_sentences_and_clauses(text, span, duration, opts, first, last, flags):
@@ -153,7 +153,7 @@ def test_dropped(span, opts, fragment, code):
 
 def test_no_boundary_at_all_is_dropped_not_cut_mid_sentence():
     ws = script("a b c d e f g h i j k l m n o p")
-    _, dropped = plan(ws, [(0.0, 3.0)], 7.0, BoundaryOptions(1.0, 2.5))
+    _, dropped = plan(ws, [(0.0, 3.0)], 7.0, BoundaryOptions(min_len=1.0, max_len=2.5))
     assert "no sentence or clause boundary" in dropped[0].reason
 
 
@@ -177,17 +177,18 @@ def test_unknown_media_duration_drops_every_span(duration):
 # --- overlaps -------------------------------------------------------------------------------
 @pytest.mark.parametrize("spans, min_len, kept, dropped", [
     # near-duplicates: the higher score survives, whatever the order
-    ([Span(1.9, 4.9, "a", score=5), Span(2.0, 4.8, "b", score=9)], 1.0, ["b"], ["a"]),
-    ([Span(1.9, 4.9, "a", score=9), Span(2.0, 4.8, "b", score=5)], 1.0, ["a"], ["b"]),
-    ([Span(1.9, 4.9, "a", score=5), Span(1.9, 4.9, "b", score=5)], 1.0, ["a"], ["b"]),  # tie: input order
-    ([Span(1.9, 4.9, "a", score=5), Span(2.3, 3.0, "b", score=9)], 1.0, ["b"], ["a"]),  # one inside the other
+    ([Span(1.9, 4.9, title="a", score=5), Span(2.0, 4.8, title="b", score=9)], 1.0, ["b"], ["a"]),
+    ([Span(1.9, 4.9, title="a", score=9), Span(2.0, 4.8, title="b", score=5)], 1.0, ["a"], ["b"]),
+    ([Span(1.9, 4.9, title="a", score=5), Span(1.9, 4.9, title="b", score=5)], 1.0, ["a"], ["b"]),  # tie: input order
+    # one inside the other
+    ([Span(1.9, 4.9, title="a", score=5), Span(2.3, 3.0, title="b", score=9)], 1.0, ["b"], ["a"]),
     # a small overlap: the lower-scored clip is trimmed to its free part...
-    ([Span(1.9, 4.9, "a", score=5), Span(3.8, 6.8, "b", score=9)], 1.0, ["a", "b"], []),
-    ([Span(1.9, 4.9, "a", score=5), Span(0.0, 3.0, "b", score=9)], 1.0, ["b", "a"], []),
+    ([Span(1.9, 4.9, title="a", score=5), Span(3.8, 6.8, title="b", score=9)], 1.0, ["a", "b"], []),
+    ([Span(1.9, 4.9, title="a", score=5), Span(0.0, 3.0, title="b", score=9)], 1.0, ["b", "a"], []),
     # ...or dropped when what is left is too short
-    ([Span(0.0, 3.0, "a", score=5), Span(1.9, 4.9, "b", score=9)], 1.5, ["b"], ["a"]),
+    ([Span(0.0, 3.0, title="a", score=5), Span(1.9, 4.9, title="b", score=9)], 1.5, ["b"], ["a"]),
     # apart: both kept, in time order
-    ([Span(3.8, 4.9, "a", score=9), Span(0.0, 1.1, "b", score=1)], 1.0, ["b", "a"], []),
+    ([Span(3.8, 4.9, title="a", score=9), Span(0.0, 1.1, title="b", score=1)], 1.0, ["b", "a"], []),
 ])
 def test_overlapping_spans(spans, min_len, kept, dropped):
     opts = BoundaryOptions(min_len=min_len, max_len=4.0, merge_overlap=0.6)
@@ -198,7 +199,7 @@ def test_overlapping_spans(spans, min_len, kept, dropped):
 
 
 def test_trimmed_clip_is_flagged():
-    clips, _ = plan(T1, [Span(1.9, 4.9, "a", score=5), Span(3.8, 6.8, "b", score=9)],
+    clips, _ = plan(T1, [Span(1.9, 4.9, title="a", score=5), Span(3.8, 6.8, title="b", score=9)],
                     7.0, BoundaryOptions(min_len=1.0, max_len=4.0, merge_overlap=0.6))
     assert (clips[0].last_word, clips[0].flags) == ("six.", ["trimmed_overlap"])
     assert (clips[0].end, clips[1].start) == (pytest.approx(3.2), pytest.approx(3.6))
@@ -315,8 +316,8 @@ def cases(draw, untimed: bool = False):
 
 
 def check(words, spans, duration, opts):
-    clips, dropped = plan_clips(words, spans, duration, opts)
-    assert (clips, dropped) == plan_clips(words, spans, duration, opts)  # deterministic
+    clips, dropped = plan_clips(words, spans, duration, opts=opts)
+    assert (clips, dropped) == plan_clips(words, spans, duration, opts=opts)  # deterministic
     assert len(clips) + len(dropped) == len(spans) and all(d.reason for d in dropped)
     for c in clips:
         assert not any(w.start < t < w.end for w in words for t in (c.start, c.end))
@@ -347,13 +348,13 @@ def test_property_untimed_words(case):
     # Cuts are judged against the timings plan_clips used: repaired, ending with the media.
     check([Word(w.text, w.start, min(w.end, duration)) for w in fixed if w.start < duration],
           spans, duration, opts)
-    cuts = [(c.start, c.end, c.text) for c in plan_clips(words, spans, duration, opts)[0]]
-    assert cuts == [(c.start, c.end, c.text) for c in plan_clips(fixed, spans, duration, opts)[0]]
+    cuts = [(c.start, c.end, c.text) for c in plan_clips(words, spans, duration, opts=opts)[0]]
+    assert cuts == [(c.start, c.end, c.text) for c in plan_clips(fixed, spans, duration, opts=opts)[0]]
 
 
 def test_a_placeholder_quote_matches_nothing():
     """A quote with no words ("...") used to count as a match; an empty quote still means "not given"."""
-    from clipforge.stages.boundary_words import quote_matches
+    from clipforge.stages.segment.boundary_words import quote_matches
 
     words = [Word(text=f" w{k}", start=k * 0.5, end=k * 0.5 + 0.4) for k in range(40)]
     assert not quote_matches("...", words, 0.0)

@@ -76,8 +76,8 @@ def test_nan_and_unlimited_values_elsewhere_are_bad_options(tmp_path, given):
 
 def test_offline_segmenter_and_boundaries_accept_max_len_inf():
     from clipforge.records import Word
-    from clipforge.stages.boundaries import BoundaryOptions, plan_clips
-    from clipforge.stages.offline import OfflineOptions, propose_spans
+    from clipforge.stages.segment.boundaries import BoundaryOptions, plan_clips
+    from clipforge.stages.segment.offline import OfflineOptions, propose_spans
 
     text = ("This is the first sentence of the talk. It goes on for a while. Then comes another one. "
             "And the talk ends here. ") * 6
@@ -87,8 +87,9 @@ def test_offline_segmenter_and_boundaries_accept_max_len_inf():
         t += 0.4 + (0.6 if w.endswith(".") else 0.0)
     from clipforge.records import Transcript, TranscriptSegment
 
-    tr = Transcript(language="en", duration=t + 1, segments=[TranscriptSegment(0, t, text, words)])
+    tr = Transcript(language="en", duration=t + 1, segments=[TranscriptSegment(0, t, text, words=words)])
     spans = propose_spans(tr, OfflineOptions(clips=2, min_len=5, max_len=math.inf))
     assert spans
-    plans, _ = plan_clips(tr.words(), spans, tr.duration, BoundaryOptions(min_len=5, max_len=math.inf, padding=0.2))
+    bounds = BoundaryOptions(min_len=5, max_len=math.inf, padding=0.2)
+    plans, _ = plan_clips(tr.words(), spans, tr.duration, opts=bounds)
     assert plans and all(p.duration >= 5 for p in plans)

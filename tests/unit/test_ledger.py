@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from clipforge.stages.ledger import Ledger, redact_url, request_key
+from clipforge.stages.segment.ledger import Ledger, redact_url, request_key
 
 MSGS = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]
 SCHEMA = {"type": "object"}
@@ -29,16 +29,16 @@ def test_redact_url(url, want):
 
 
 def test_request_key_is_stable_and_ignores_credentials():
-    k = request_key("m", MSGS, SCHEMA, 0.2, "https://api.example.com/v1")
+    k = request_key("m", MSGS, schema=SCHEMA, temperature=0.2, endpoint="https://api.example.com/v1")
     assert len(k) == 64 and int(k, 16) >= 0
-    assert k == request_key("m", [dict(m) for m in MSGS], dict(SCHEMA), 0.2, "https://api.example.com/v1")
-    assert k == request_key("m", MSGS, SCHEMA, 0.2, "https://u:secret@api.example.com/v1")
-    assert k == request_key("m", MSGS, SCHEMA, 0.2, "https://api.example.com/v1#x")
-    for other in [request_key("m2", MSGS, SCHEMA, 0.2, "https://api.example.com/v1"),
-                  request_key("m", MSGS[:1], SCHEMA, 0.2, "https://api.example.com/v1"),
-                  request_key("m", MSGS, {"type": "array"}, 0.2, "https://api.example.com/v1"),
-                  request_key("m", MSGS, SCHEMA, 0.3, "https://api.example.com/v1"),
-                  request_key("m", MSGS, SCHEMA, 0.2, "http://127.0.0.1:8000/v1")]:
+    assert k == request_key("m", [dict(m) for m in MSGS], schema=dict(SCHEMA), temperature=0.2, endpoint="https://api.example.com/v1")
+    assert k == request_key("m", MSGS, schema=SCHEMA, temperature=0.2, endpoint="https://u:secret@api.example.com/v1")
+    assert k == request_key("m", MSGS, schema=SCHEMA, temperature=0.2, endpoint="https://api.example.com/v1#x")
+    for other in [request_key("m2", MSGS, schema=SCHEMA, temperature=0.2, endpoint="https://api.example.com/v1"),
+                  request_key("m", MSGS[:1], schema=SCHEMA, temperature=0.2, endpoint="https://api.example.com/v1"),
+                  request_key("m", MSGS, schema={"type": "array"}, temperature=0.2, endpoint="https://api.example.com/v1"),
+                  request_key("m", MSGS, schema=SCHEMA, temperature=0.3, endpoint="https://api.example.com/v1"),
+                  request_key("m", MSGS, schema=SCHEMA, temperature=0.2, endpoint="http://127.0.0.1:8000/v1")]:
         assert other != k
 
 
@@ -46,9 +46,9 @@ def test_append_get_and_reload(tmp_path):
     path = tmp_path / "deep" / "er" / "ledger.jsonl"  # parent dirs are created
     led = Ledger(path)
     assert led.get("k1") is None and len(led) == 0
-    entry = led.append("k1", {"clips": []}, USAGE, "m")
+    entry = led.append("k1", {"clips": []}, usage=USAGE, model="m")
     assert entry["usage"] == USAGE and entry["model"] == "m" and entry["time"].endswith("Z")
-    led.append("k2", {"clips": [{"start": 1}]}, None, "m")
+    led.append("k2", {"clips": [{"start": 1}]}, usage=None, model="m")
     again = Ledger(path)
     assert len(again) == 2
     assert again.get("k1") == {**entry}
@@ -60,13 +60,13 @@ def test_append_get_and_reload(tmp_path):
 def test_torn_last_line_is_ignored_and_next_append_survives(tmp_path):
     path = tmp_path / "ledger.jsonl"
     led = Ledger(path)
-    led.append("k1", {"clips": []}, USAGE, "m")
+    led.append("k1", {"clips": []}, usage=USAGE, model="m")
     whole = json.dumps({"key": "k2", "reply": {"clips": []}, "usage": USAGE, "model": "m", "time": "t"})
     with open(path, "a") as f:
         f.write(whole[: len(whole) // 2])  # killed mid-append: no newline, half an object
     torn = Ledger(path)
     assert torn.get("k1") is not None and torn.get("k2") is None and len(torn) == 1
-    torn.append("k3", {"clips": []}, USAGE, "m")
+    torn.append("k3", {"clips": []}, usage=USAGE, model="m")
     reloaded = Ledger(path)
     assert reloaded.get("k3") is not None and reloaded.get("k1") is not None and len(reloaded) == 2
 

@@ -8,9 +8,9 @@ import pytest
 
 from clipforge.errors import ErrorCode, LLMError, LLMReplyError
 from clipforge.records import Transcript, TranscriptSegment, Word
-from clipforge.stages.ledger import Ledger
-from clipforge.stages.llm import LLMOptions, propose_spans
-from clipforge.stages.llm_protocol import numbered_lines, sentences_of, split_windows
+from clipforge.stages.segment.ledger import Ledger
+from clipforge.stages.segment.llm import LLMOptions, propose_spans
+from clipforge.stages.segment.llm_protocol import numbered_lines, sentences_of, split_windows
 from tests.llm_server import LLMServer, llm_server  # noqa: F401  (fixture)
 
 KEY = "sk-test-SUPERSECRET-0123456789"
@@ -107,7 +107,7 @@ def test_long_transcript_is_windowed_with_overlap_and_merged(llm_server, tmp_pat
 
 
 def test_merge_keeps_higher_score_and_ranks_across_windows():
-    from clipforge.stages.llm_protocol import Pick, merge_picks
+    from clipforge.stages.segment.llm_protocol import Pick, merge_picks
 
     def pick(a, b, score):
         return Pick(first=a, last=b, title="t", reason="r", score=score, quote="q")
@@ -281,8 +281,8 @@ def test_a_server_without_json_schema_support_gets_json_mode(tmp_path):
 
 
 def test_a_thinking_block_before_the_json_is_ignored():
-    from clipforge.stages.llm import parse_reply
-    from clipforge.stages.llm_protocol import schema
+    from clipforge.stages.segment.llm import parse_reply
+    from clipforge.stages.segment.llm_protocol import schema
 
     assert parse_reply('<think>which moments?\n</think>\n```json\n{"clips": []}\n```', schema(3)) == {"clips": []}
 
@@ -291,7 +291,7 @@ def test_a_thinking_block_before_the_json_is_ignored():
 
 def test_every_request_is_bounded_by_clips(llm_server, tmp_path):
     """Item 1: maxItems = clips and max_tokens sized from clips, so a small model cannot run on."""
-    from clipforge.stages.llm_protocol import max_tokens
+    from clipforge.stages.segment.llm_protocol import max_tokens
 
     run(make_transcript(24), opts_for(llm_server, clips=3), Ledger(tmp_path / "l.jsonl"))
     body = llm_server.requests[0]
@@ -324,7 +324,7 @@ def test_placeholder_picks_are_dropped_retried_then_fail(tmp_path):
 
 def test_picks_outside_the_window_or_with_a_wrong_quote_are_dropped():
     """Item 2: spans are checked against the window they were proposed for, and quotes against them."""
-    from clipforge.stages.llm_protocol import check_reply
+    from clipforge.stages.segment.llm_protocol import check_reply
 
     sents = sentences_of(make_transcript(20))
     def clip(a, b, quote, title="A title"):

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clipforge.records import Span, Transcript, TranscriptSegment, Word
-from clipforge.stages.offline import OfflineOptions, propose_spans
+from clipforge.stages.segment.offline import OfflineOptions, propose_spans
 
 COOKING = """
 Good pasta starts with a big pot of salted boiling water. The salt in the water seasons the pasta from
@@ -66,7 +66,7 @@ def make_transcript(paragraphs: list[str], *, word: float = 0.3, gap: float = 0.
                 t += word + gap
             t += sentence_gap - gap
             segments.append(TranscriptSegment(words[0].start, words[-1].end,
-                                              " ".join(w.text for w in words), words))
+                                              " ".join(w.text for w in words), words=words))
     return Transcript(language="en", duration=round(t, 3), segments=segments)
 
 
@@ -181,7 +181,7 @@ def test_unpunctuated_run_on_speech_still_yields_clips():
     for tok in text.split():
         words.append(Word(tok, round(t, 3), round(t + 0.3, 3)))
         t += 0.35
-    tr = Transcript("en", t, [TranscriptSegment(0.0, t, text, words)])
+    tr = Transcript("en", t, [TranscriptSegment(0.0, t, text, words=words)])
     spans = propose_spans(tr, OPTS)
     assert spans
     for s in spans:
@@ -222,7 +222,7 @@ def test_invariants_on_arbitrary_timings(tokens, clips):
     for text, punct, gap in tokens:
         words.append(Word(text + punct, round(t, 3), round(t + 0.3, 3)))
         t += 0.3 + gap
-    tr = Transcript("en", t, [TranscriptSegment(0.0, t, "", words)])
+    tr = Transcript("en", t, [TranscriptSegment(0.0, t, "", words=words)])
     opts = OfflineOptions(clips=clips, min_len=5.0, max_len=12.0)
     spans = propose_spans(tr, opts)
     assert len(spans) <= clips

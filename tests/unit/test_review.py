@@ -101,9 +101,9 @@ def test_stage_seconds_are_recorded_and_valid(tmp_path):
 
     cp = Checkpoint(tmp_path / "state.json")
     cp.ensure("in.mp4", "h")
-    cp.record_task("transcribe:chunk000", "h", [], [], seconds=2.5)
-    cp.record_task("transcribe:chunk001", "h", [], [], seconds=1.25)
-    cp.record_task("segment", "h", [], [])
+    cp.record_task("transcribe:chunk000", "h", targets=[], inputs=[], seconds=2.5)
+    cp.record_task("transcribe:chunk001", "h", targets=[], inputs=[], seconds=1.25)
+    cp.record_task("segment", "h", targets=[], inputs=[])
     cp.save()
     assert load_state_file(tmp_path / "state.json").tasks["transcribe:chunk000"]["seconds"] == 2.5  # schema-valid
     assert cp.stage_seconds() == {"transcribe": 3.75}
@@ -129,7 +129,7 @@ def test_quiet_when_not_a_terminal():
     overall = Overall(stream)
     overall.show(index=1, count=10, stage="download", done=0, total=1)
     assert stream.getvalue() == "" and overall.line() == ""
-    bar = Progress("transcribe chunk000", 30.0, "s audio", stream=stream)
+    bar = Progress("transcribe chunk000", 30.0, unit="s audio", stream=stream)
     for t in (5.0, 12.0, 29.0):
         bar.update(t)
     assert stream.getvalue() == ""
@@ -139,7 +139,7 @@ def test_quiet_when_not_a_terminal():
 
 def test_the_unit_bar_draws_on_a_terminal():
     stream = _Tty()
-    bar = Progress("download", 0.0, "MB", stream=stream)  # size unknown
+    bar = Progress("download", 0.0, unit="MB", stream=stream)  # size unknown
     bar.update(3.0, force=True)
     bar.close()
     assert "download" in stream.getvalue()

@@ -43,8 +43,8 @@ def test_option_hash_changes_only_for_the_stages_that_read_the_option():
 
 
 def test_stage_option_records_take_their_defaults_from_options():
-    from clipforge.stages.boundaries import BoundaryOptions
     from clipforge.stages.segment import SegmentOptions
+    from clipforge.stages.segment.boundaries import BoundaryOptions
 
     assert BoundaryOptions().min_len == DEFAULTS.min_len and BoundaryOptions().padding == DEFAULTS.padding
     opts = Options(min_len=9.0, clips=2)

@@ -143,15 +143,15 @@ def test_checkpoint_detects_missing_and_corrupted_targets():
     cp.ensure("/videos/talk.mp4", "cfg")
     target = "temp_processing/transcript.json"
     write_json(target, {"segments": []})
-    cp.record_task("transcript", "h1", [target], [])
+    cp.record_task("transcript", "h1", targets=[target], inputs=[])
     cp.save()
     fresh = Checkpoint()
-    assert fresh.is_current("transcript", "h1", [target], [])
-    assert not fresh.is_current("transcript", "other-options", [target], [])
+    assert fresh.is_current("transcript", "h1", targets=[target], inputs=[])
+    assert not fresh.is_current("transcript", "other-options", targets=[target], inputs=[])
     Path(target).write_text('{"segments": [1]}')  # same task, edited output
-    assert not Checkpoint().is_current("transcript", "h1", [target], [])
+    assert not Checkpoint().is_current("transcript", "h1", targets=[target], inputs=[])
     Path(target).unlink()
-    assert not Checkpoint().is_current("transcript", "h1", [target], [])
+    assert not Checkpoint().is_current("transcript", "h1", targets=[target], inputs=[])
 
 
 def test_checkpoint_reruns_a_task_whose_input_changed():
@@ -160,11 +160,11 @@ def test_checkpoint_reruns_a_task_whose_input_changed():
     write_json("temp_processing/transcript.json", {"a": 1})
     write_json("temp_processing/segments.json", {"clips": []})
     out, inp = ["temp_processing/segments.json"], ["temp_processing/transcript.json"]
-    cp.record_task("segment", "h", out, inp)
+    cp.record_task("segment", "h", targets=out, inputs=inp)
     cp.save()
-    assert Checkpoint().is_current("segment", "h", out, inp)
+    assert Checkpoint().is_current("segment", "h", targets=out, inputs=inp)
     write_json("temp_processing/transcript.json", {"a": 2})
-    assert not Checkpoint().is_current("segment", "h", out, inp)
+    assert not Checkpoint().is_current("segment", "h", targets=out, inputs=inp)
 
 
 def test_units_move_from_queue_to_completed_and_are_saved_at_once():
@@ -203,7 +203,8 @@ def test_error_log_holds_no_secrets_and_stays_bounded(monkeypatch):
     cp.ensure("https://example.com/v.mp4?v=1&token=REDACTED", "cfg")
     url = "https://bob:hunter2@example.com/v.mp4?token=tok123"
     for _ in range(80):
-        cp.record_failure("download", None, "DOWNLOAD_FAILED", scrub(f"404 for {url} with sk-very-secret-key", url))
+        message = scrub(f"404 for {url} with sk-very-secret-key", url)
+        cp.record_failure("download", None, code="DOWNLOAD_FAILED", message=message)
     text = Path(".temp_clips.json").read_text()
     assert "hunter2" not in text and "tok123" not in text and "sk-very-secret-key" not in text
     assert len(json.loads(text)["error_log"]) == 50

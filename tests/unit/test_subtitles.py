@@ -9,7 +9,7 @@ import pysubs2
 import pytest
 
 from clipforge.records import Word
-from clipforge.stages.boundary_words import ends_sentence
+from clipforge.stages.segment.boundary_words import ends_sentence
 from clipforge.stages.subtitles import (
     CaptionOptions,
     caption_cues,

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clipforge.records import Span, Transcript
-from clipforge.stages.boundaries import BoundaryOptions
-from clipforge.stages.boundary_words import Sentence, quote_opens, repair_word_timings, split_sentences
+from clipforge.stages.segment.boundaries import BoundaryOptions
+from clipforge.stages.segment.boundary_words import Sentence, quote_opens, repair_word_timings, split_sentences
 
 # Output bound: JSON keys and numbers of one pick plus a short title, reason and quote come to
 # about 80 tokens with common tokenizers; the rest is slack for wordier models.
@@ -73,7 +73,7 @@ each an object with exactly the keys first_sentence, last_sentence, title, reaso
 
 
 def sentences_of(transcript: Transcript) -> list[Sentence]:
-    """The sentences clips are cut on (the same split stages.boundaries uses), or segments without words."""
+    """The sentences clips are cut on (the same split stages.segment.boundaries uses), or segments without words."""
     words = repair_word_timings(transcript.words())
     if words:
         return split_sentences(words, BoundaryOptions().pause)

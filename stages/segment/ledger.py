@@ -23,7 +23,7 @@ from clipforge.redact import REDACTED, SAFE_PARAMS, redact_url  # noqa: F401 (re
 _USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 
-def request_key(model: str, messages: list[dict], schema: dict, temperature: float, endpoint: str) -> str:
+def request_key(model: str, messages: list[dict], *, schema: dict, temperature: float, endpoint: str) -> str:
     """sha256 of the canonical JSON of everything that decides the reply."""
     payload = {
         "model": model,
@@ -86,7 +86,7 @@ class Ledger:
         """Token usage of every reply recorded for this request, accepted or rejected."""
         return dict(self._spent.get(key) or _usage(None))
 
-    def append(self, key: str, reply: dict | str | None, usage: dict | None, model: str,
+    def append(self, key: str, reply: dict | str | None, *, usage: dict | None, model: str,
                rejected: str | None = None) -> dict:
         """Write one entry and fsync it before returning it."""
         entry = {

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from clipforge.config import DEFAULTS
 from clipforge.errors import ErrorCode
 from clipforge.records import ClipPlan, Span, Word
-from clipforge.stages.boundary_words import (
+from clipforge.stages.segment.boundary_words import (
     Doc,
     Level,
     Sentence,
@@ -74,7 +74,7 @@ class Dropped:
     code: str | None = None  # an ErrorCode name, e.g. "LLM_REPLY_INVALID"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class BoundaryOptions:
     min_len: float = DEFAULTS.min_len
     max_len: float = DEFAULTS.max_len
@@ -83,7 +83,7 @@ class BoundaryOptions:
     merge_overlap: float = 0.5  # spans overlapping more than this fraction (of the shorter) are deduped
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Cut:
     """A snapped span: word indices [first, last], before ids and padding."""
 
@@ -118,7 +118,7 @@ def _impossible(span: Span, words: list[Word], duration: float) -> str | None:
     return None
 
 
-def _choose(lv: Level, i: int, j: int, s: float, e: float, lo: int, hi: int,
+def _choose(lv: Level, i: int, j: int, *, s: float, e: float, lo: int, hi: int,
             opts: BoundaryOptions) -> tuple[int, int] | None:
     """Word indices of the best unit run for proposal words i..j, or None if no run fits."""
     us = lv.units
@@ -154,11 +154,11 @@ def _choose(lv: Level, i: int, j: int, s: float, e: float, lo: int, hi: int,
     return None
 
 
-def _snap(doc: Doc, i: int, j: int, s: float, e: float, lo: int, hi: int,
+def _snap(doc: Doc, i: int, j: int, *, s: float, e: float, lo: int, hi: int,
           opts: BoundaryOptions) -> tuple[int, int, Level] | str:
     """Sentence boundaries first, clause boundaries if none fit; a reason if neither does."""
     for lv in (doc.sent, doc.clause):
-        pick = _choose(lv, i, j, s, e, lo, hi, opts)
+        pick = _choose(lv, i, j, s=s, e=e, lo=lo, hi=hi, opts=opts)
         if pick:
             return pick[0], pick[1], lv
     us = doc.sent.units
@@ -168,7 +168,7 @@ def _snap(doc: Doc, i: int, j: int, s: float, e: float, lo: int, hi: int,
     return f"no sentence or clause boundary gives a clip of {opts.min_len:g}-{opts.max_len:g} s"
 
 
-def _flags(doc: Doc, i: int, j: int, f: int, last: int, lv: Level,
+def _flags(doc: Doc, i: int, j: int, *, f: int, last: int, lv: Level,
            opts: BoundaryOptions) -> list[str]:
     """Flags for proposal words i..j cut as words f..last at level lv."""
     sent = doc.sent
@@ -202,7 +202,7 @@ def _overlap(doc: Doc, x: _Cut, y: _Cut) -> float:
     return max(0.0, inter) / shorter
 
 
-def _trim(doc: Doc, c: _Cut, kept: list[_Cut], opts: BoundaryOptions) -> _Cut | str:
+def _trim(doc: Doc, c: _Cut, kept: list[_Cut], *, opts: BoundaryOptions) -> _Cut | str:
     """Re-snap c inside the largest part of it that no kept clip covers."""
     w, taken = doc.words, sorted((k.first, k.last) for k in kept)
     pieces: list[tuple[int, int]] = []
@@ -218,12 +218,12 @@ def _trim(doc: Doc, c: _Cut, kept: list[_Cut], opts: BoundaryOptions) -> _Cut | 
     plo, phi = max(pieces, key=lambda p: (w[p[1]].end - w[p[0]].start, -p[0]))
     lo = max([kl + 1 for kf, kl in taken if kl < plo], default=0)
     hi = min([kf - 1 for kf, kl in taken if kf > phi], default=len(w) - 1)
-    got = _snap(doc, plo, phi, w[plo].start, w[phi].end, lo, hi, opts)
+    got = _snap(doc, plo, phi, s=w[plo].start, e=w[phi].end, lo=lo, hi=hi, opts=opts)
     if isinstance(got, str):
         return got
     f, last, lv = got
-    flags = [x for x in c.flags if x == FLAG_CLAMPED] + _flags(doc, c.i0, c.j0, f, last, lv, opts)
-    return _Cut(c.index, c.span, f, last, c.i0, c.j0, [*flags, FLAG_TRIMMED])
+    flags = [x for x in c.flags if x == FLAG_CLAMPED] + _flags(doc, c.i0, c.j0, f=f, last=last, lv=lv, opts=opts)
+    return _Cut(index=c.index, span=c.span, first=f, last=last, i0=c.i0, j0=c.j0, flags=[*flags, FLAG_TRIMMED])
 
 
 def _resolve(doc: Doc, cuts: list[_Cut],
@@ -238,7 +238,7 @@ def _resolve(doc: Doc, cuts: list[_Cut],
             why = f"near-duplicate of higher-scored span {dup.span.title!r} (score {dup.span.score})"
             dropped.append((c.index, Dropped(c.span, why)))
             continue
-        got = _trim(doc, c, kept, opts) if hits else c
+        got = _trim(doc, c, kept, opts=opts) if hits else c
         if isinstance(got, str):
             dropped.append((c.index, Dropped(c.span, f"overlaps a higher-scored clip; {got}")))
         else:
@@ -254,7 +254,7 @@ def _cut_points(doc: Doc, c: _Cut, padding: float) -> tuple[float, float]:
     return start, end
 
 
-def plan_clips(words: list[Word], spans: list[Span], media_duration: float,
+def plan_clips(words: list[Word], spans: list[Span], media_duration: float, *,
                opts: BoundaryOptions | None = None) -> tuple[list[ClipPlan], list[Dropped]]:
     """Decide clip cut points for proposed spans; every span ends up a clip or Dropped."""
     opts = opts or BoundaryOptions()
@@ -273,14 +273,15 @@ def plan_clips(words: list[Word], spans: list[Span], media_duration: float,
             dropped.append((idx, Dropped(span, "the transcript has no words")))
             continue
         s, e = max(0.0, span.start), min(media_duration, span.end)
-        i, j = doc.word_range(s, e, 0, last)
-        got = _snap(doc, i, j, s, e, 0, last, opts) if i <= j else "no speech inside the span"
+        i, j = doc.word_range(s, e, lo=0, hi=last)
+        got = _snap(doc, i, j, s=s, e=e, lo=0, hi=last, opts=opts) if i <= j else "no speech inside the span"
         if isinstance(got, str):
             dropped.append((idx, Dropped(span, got)))
             continue
         f, lw, lv = got
         clamped = [FLAG_CLAMPED] if (s, e) != (span.start, span.end) else []
-        cuts.append(_Cut(idx, span, f, lw, i, j, clamped + _flags(doc, i, j, f, lw, lv, opts)))
+        cuts.append(_Cut(index=idx, span=span, first=f, last=lw, i0=i, j0=j,
+                         flags=clamped + _flags(doc, i, j, f=f, last=lw, lv=lv, opts=opts)))
     kept, lost = _resolve(doc, cuts, opts)
     dropped += lost
     padding = max(0.0, opts.padding) if is_finite(opts.padding) else 0.0

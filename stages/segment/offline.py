@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from clipforge.config import DEFAULTS
 from clipforge.errors import OptionError
 from clipforge.records import Span, Transcript, Word
-from clipforge.stages.boundary_words import CLOSERS, ends_sentence
+from clipforge.stages.segment.boundary_words import CLOSERS, ends_sentence
 
 STOPWORDS = frozenset("""
 a about above across after again against all almost also always am an and another any are aren't around
@@ -57,7 +57,7 @@ SWEET_SPOT = 0.6          # ideal clip length as a fraction of max_len
 MIN_DEPTH = 0.1           # below this a cohesion dip is noise, even in uniform text
 
 
-@dataclass
+@dataclass(kw_only=True)
 class OfflineOptions:
     clips: int = DEFAULTS.clips
     min_len: float = DEFAULTS.min_len
@@ -65,7 +65,7 @@ class OfflineOptions:
     pause: float = 0.7
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _Sentence:
     first: int            # index of first word
     last: int             # index of last word (inclusive)
@@ -98,7 +98,7 @@ def _stem(tok: str) -> str:
     return tok[:-1] if len(tok) > 4 and tok.endswith("s") and not tok.endswith("ss") else tok
 
 
-def _split_long(words: list[Word], lo: int, hi: int, limit: float) -> list[tuple[int, int]]:
+def _split_long(words: list[Word], lo: int, hi: int, *, limit: float) -> list[tuple[int, int]]:
     """Cut an over-long run at its largest gap in the middle half (balanced, so O(n log n))."""
     t0, t1 = words[lo].start, words[hi].end
     if hi == lo or t1 - t0 <= limit:
@@ -106,7 +106,7 @@ def _split_long(words: list[Word], lo: int, hi: int, limit: float) -> list[tuple
     a, b = t0 + 0.25 * (t1 - t0), t0 + 0.75 * (t1 - t0)
     cuts = [k for k in range(lo + 1, hi + 1) if a <= words[k].start <= b]
     k = max(cuts, key=lambda k: (words[k].start - words[k - 1].end, -k)) if cuts else (lo + hi + 1) // 2
-    return _split_long(words, lo, k - 1, limit) + _split_long(words, k, hi, limit)
+    return _split_long(words, lo, k - 1, limit=limit) + _split_long(words, k, hi, limit=limit)
 
 
 def split_sentences(words: list[Word], pause: float, limit: float) -> list[tuple[int, int]]:
@@ -115,17 +115,17 @@ def split_sentences(words: list[Word], pause: float, limit: float) -> list[tuple
     for k, w in enumerate(words):
         last = k == len(words) - 1
         if last or ends_sentence(w.text) or words[k + 1].start - w.end >= pause:
-            runs.extend(_split_long(words, lo, k, limit))
+            runs.extend(_split_long(words, lo, k, limit=limit))
             lo = k + 1
     return runs
 
 
 def _make_sentence(words: list[Word], first: int, last: int) -> _Sentence:
     toks = [t for t in (_norm(w.text) for w in words[first:last + 1]) if t]
-    return _Sentence(first, last, words[first].start, words[last].end, len(toks),
-                     tuple(t for t in toks if _is_content(t)),
-                     words[last].text.strip().rstrip(CLOSERS).endswith(("?", "？")),
-                     toks[0] if toks else "", tuple(toks[:3]))
+    return _Sentence(first=first, last=last, start=words[first].start, end=words[last].end, n_tokens=len(toks),
+                     content=tuple(t for t in toks if _is_content(t)),
+                     question=words[last].text.strip().rstrip(CLOSERS).endswith(("?", "？")),
+                     opener=toks[0] if toks else "", lead=tuple(toks[:3]))
 
 
 def _cosine(a: Counter, b: Counter) -> float:
@@ -172,7 +172,7 @@ def opens_topic(s: _Sentence) -> bool:
     return s.question or _cue(s, TOPIC_CUES)
 
 
-def _add_spaced(starts: set[int], taken: list[float], gaps, sents: list[_Sentence], min_len: float) -> None:
+def _add_spaced(starts: set[int], taken: list[float], *, gaps, sents: list[_Sentence], min_len: float) -> None:
     """Accept gaps in the given order, skipping any within min_len of an accepted boundary."""
     for g in gaps:
         t = sents[g].start
@@ -194,8 +194,8 @@ def topic_starts(sents: list[_Sentence], opts: OfflineOptions) -> set[int]:
     taken = sorted([sents[g].start for g in starts] + [sents[-1].end])
     cued = [g for g in range(1, len(sents)) if g not in starts
             and sents[g].start - sents[g - 1].end >= opts.pause and opens_topic(sents[g])]
-    _add_spaced(starts, taken, sorted(cued, key=lambda g: (-(sents[g].start - sents[g - 1].end), g)),
-                sents, opts.min_len)
+    _add_spaced(starts, taken, gaps=sorted(cued, key=lambda g: (-(sents[g].start - sents[g - 1].end), g)),
+                sents=sents, min_len=opts.min_len)
     if len(sents) < 4:
         return starts
     durs = sorted(s.end - s.start for s in sents)
@@ -208,9 +208,9 @@ def topic_starts(sents: list[_Sentence], opts: OfflineOptions) -> set[int]:
     cutoff = max(mean - sd / 2, MIN_DEPTH)
     # Deepest dips first; drop any within min_len of an accepted boundary so
     # noise can't chop a topic into pieces too short to hold a clip.
-    _add_spaced(starts, taken, sorted((g for g in gaps if d[g] > cutoff and c[g] <= c[g - 1]
+    _add_spaced(starts, taken, gaps=sorted((g for g in gaps if d[g] > cutoff and c[g] <= c[g - 1]
                                        and (g + 1 >= len(c) or c[g] <= c[g + 1])), key=lambda g: (-d[g], g)),
-                sents, opts.min_len)
+                sents=sents, min_len=opts.min_len)
     return starts
 
 
@@ -232,7 +232,7 @@ def _hook(s: _Sentence) -> float:
     return 1.0 if s.question else 0.6 if s.opener in HOOK_OPENERS else 0.0
 
 
-def candidates(sents: list[_Sentence], starts: set[int], opts: OfflineOptions,
+def candidates(sents: list[_Sentence], starts: set[int], opts: OfflineOptions, *,
                recaps: bool = False) -> list[_Candidate]:
     """Every run of whole sentences inside one topic whose length fits, with its score.
 
@@ -290,7 +290,7 @@ def _title(terms: Counter[str], df: Counter[str], n_sents: int) -> str:
     return " ".join(t[:1].upper() + t[1:] for t in top)  # str.title() would give "Here'S"
 
 
-def _reason(c: _Candidate, sents: list[_Sentence], starts: set[int], keys: int, pause: float) -> str:
+def _reason(c: _Candidate, sents: list[_Sentence], *, starts: set[int], keys: int, pause: float) -> str:
     n = len(sents)
     at_start = c.i in starts
     at_end = c.j + 1 == n or c.j + 1 in starts
@@ -309,14 +309,14 @@ def _reason(c: _Candidate, sents: list[_Sentence], starts: set[int], keys: int, 
     return f"{kind}: {', '.join(parts)}"
 
 
-def _to_span(c: _Candidate, sents: list[_Sentence], words: list[Word], starts: set[int],
+def _to_span(c: _Candidate, sents: list[_Sentence], words: list[Word], *, starts: set[int],
              df: Counter[str], pause: float) -> Span:
     terms = Counter(t for s in sents[c.i:c.j + 1] for t in s.content)
     keys = sum(v >= 2 for v in terms.values())
     first, last = sents[c.i].first, sents[c.j].last
     quote = " ".join(w.text.strip() for w in words[first:min(first + 6, last + 1)])
     return Span(start=words[first].start, end=words[last].end, title=_title(terms, df, len(sents)),
-                reason=_reason(c, sents, starts, keys, pause),
+                reason=_reason(c, sents, starts=starts, keys=keys, pause=pause),
                 score=max(0, min(100, round(c.score))), quote=quote)
 
 
@@ -341,4 +341,4 @@ def propose_spans(transcript: Transcript, opts: OfflineOptions) -> list[Span]:
     cands = (candidates(sents, starts, opts) or candidates(sents, starts, opts, recaps=True)
              or candidates(sents, {0}, opts, recaps=True))
     df = Counter(t for s in sents for t in set(s.content))
-    return [_to_span(c, sents, words, starts, df, opts.pause) for c in select(cands, sents, opts.clips)]
+    return [_to_span(c, sents, words, starts=starts, df=df, pause=opts.pause) for c in select(cands, sents, opts.clips)]

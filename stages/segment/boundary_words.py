@@ -1,4 +1,4 @@
-"""Word-level helpers for stages.boundaries: timing repair, sentence/clause units, quote matching.
+"""Word-level helpers for stages.segment.boundaries: timing repair, sentence/clause units, quote matching.
 
 Doc is the transcript as plan_clips sees it (repaired, clipped to the media, split).
 
@@ -34,7 +34,7 @@ CLOSERS = "\"'”’»)]}"
 _ABBREVIATIONS = {"mr.", "mrs.", "ms.", "dr.", "st.", "vs.", "e.g.", "i.e.", "prof.", "jr.", "sr."}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Sentence:
     """Consecutive words ending at sentence punctuation, a long pause, or the transcript's end.
 
@@ -115,14 +115,14 @@ def repair_timings(words: list[Word]) -> tuple[list[Word], list[bool]]:
         j = i
         while j < len(kept) and times[j] is None:
             j += 1
-        _fill_run(kept, times, i, j)
+        _fill_run(kept, times, i=i, j=j)
         i = j
     out = [replace(w, start=t[0], end=t[1]) for w, t in zip(kept, times)]
     changed = [(w.start, w.end) != (o.start, o.end) for w, o in zip(kept, out)]
     return out, changed
 
 
-def _fill_run(kept: list[Word], times: list, i: int, j: int) -> None:
+def _fill_run(kept: list[Word], times: list, *, i: int, j: int) -> None:
     """Time the untimed run kept[i:j] from its timed neighbours (times[i-1], times[j])."""
     n = j - i
     p = i - 1 if i > 0 else None
@@ -164,7 +164,8 @@ def _units(words: list[Word], ends: list[bool], complete: list[bool]) -> list[Se
     for i, is_end in enumerate(ends):
         if is_end:
             ws = words[first:i + 1]
-            units.append(Sentence(ws, ws[0].start, ws[-1].end, join_words(ws), first, i, complete[i]))
+            units.append(Sentence(words=ws, start=ws[0].start, end=ws[-1].end, text=join_words(ws), first=first,
+                                  last=i, complete=complete[i]))
             first = i + 1
     return units
 
@@ -215,7 +216,7 @@ class Level:
         return cls(units, unit_of, clause)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Doc:
     """The transcript as plan_clips sees it: repaired, clipped to the media, split."""
 
@@ -227,7 +228,7 @@ class Doc:
     starts: list[float] = field(default_factory=list)  # word starts/ends, for bisect
     ends: list[float] = field(default_factory=list)
 
-    def word_range(self, s: float, e: float, lo: int, hi: int) -> tuple[int, int]:
+    def word_range(self, s: float, e: float, *, lo: int, hi: int) -> tuple[int, int]:
         """First word ending after s and last word starting before e, within words[lo..hi]."""
         return bisect_right(self.ends, s, lo, hi + 1), bisect_left(self.starts, e, lo, hi + 1) - 1
 
@@ -243,8 +244,8 @@ def prepare_doc(words: list[Word], duration: float, pause: float) -> Doc:
         if units and duration - ws[-1].end >= pause:
             units[-1].complete = True
         levels.append(Level.of(units, len(ws), clause))
-    return Doc(ws, [repaired[k] for k in keep], levels[0], levels[1], duration,
-               [w.start for w in ws], [w.end for w in ws])
+    return Doc(words=ws, repaired=[repaired[k] for k in keep], sent=levels[0], clause=levels[1], duration=duration,
+               starts=[w.start for w in ws], ends=[w.end for w in ws])
 
 
 # --- quote matching -------------------------------------------------------

@@ -1,6 +1,6 @@
 """LLM segmenter: ask any OpenAI-compatible server (OpenAI, Ollama, vLLM, llama.cpp) for clips.
 
-The protocol (stages.llm_protocol): numbered sentences in, sentence ranges out. The transcript
+The protocol (stages.segment.llm_protocol): numbered sentences in, sentence ranges out. The transcript
 is sent in overlapping windows, one request per window, every request bounded (maxItems and
 max_tokens from `clips`; windows shrunk to the server's context when it reports one). Each
 reply is schema-checked and its picks checked against the window; a reply with no usable pick
@@ -22,8 +22,8 @@ from clipforge.config import DEFAULTS
 from clipforge.errors import ErrorCode, LLMError, LLMReplyError
 from clipforge.records import Span, Transcript
 from clipforge.redact import MIN_SECRET
-from clipforge.stages import llm_protocol as proto
-from clipforge.stages.ledger import Ledger, redact_url, request_key
+from clipforge.stages.segment import llm_protocol as proto
+from clipforge.stages.segment.ledger import Ledger, redact_url, request_key
 
 DEFAULT_ENDPOINT = "https://api.openai.com/v1"
 # For servers without structured output (older llama.cpp, some proxies): JSON mode, the shape
@@ -101,7 +101,7 @@ def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def propose_spans(transcript: Transcript, opts: LLMOptions, ledger: Ledger, client=None,
+def propose_spans(transcript: Transcript, opts: LLMOptions, ledger: Ledger, *, client=None,
                   sleep: Callable[[float], None] = time.sleep, log: Callable[[str], None] = print) -> LLMResult:
     """Ask the LLM for clips, window by window, reusing accepted ledgered replies."""
     if client is None:
@@ -118,7 +118,7 @@ def propose_spans(transcript: Transcript, opts: LLMOptions, ledger: Ledger, clie
     sents = proto.sentences_of(transcript)
     lines = proto.numbered_lines(sents)
     schema = proto.schema(opts.clips)
-    window_chars = _fit_context(opts, endpoint, secret, log) if lines else opts.window_chars
+    window_chars = _fit_context(opts, endpoint, secret=secret, log=log) if lines else opts.window_chars
     windows = proto.split_windows(lines, max(1, window_chars), max(0, min(opts.overlap_chars, window_chars // 4)))
     picks: list[proto.Pick] = []
     keys: list[str] = []
@@ -126,7 +126,7 @@ def propose_spans(transcript: Transcript, opts: LLMOptions, ledger: Ledger, clie
     for i, window in enumerate(windows, 1):
         messages = proto.build_messages(lines, window, transcript.duration, clips=opts.clips,
                                         min_len=opts.min_len, max_len=opts.max_len)
-        key = request_key(opts.model, messages, schema, opts.temperature, endpoint)
+        key = request_key(opts.model, messages, schema=schema, temperature=opts.temperature, endpoint=endpoint)
         keys.append(key)
         tag = f"llm: window {i}/{len(windows)} (sentences {window.start + 1}-{window.stop})"
 
@@ -146,11 +146,11 @@ def propose_spans(transcript: Transcript, opts: LLMOptions, ledger: Ledger, clie
             picks.extend(cached)
             continue
 
-        def record(reply, used: dict, rejected: str | None = None, key=key) -> None:
-            ledger.append(key, reply, used, opts.model, rejected=rejected)  # durable before use
+        def record(reply, used: dict, *, rejected: str | None = None, key=key) -> None:
+            ledger.append(key, reply, usage=used, model=opts.model, rejected=rejected)  # durable before use
 
-        reply, kept, used = _ask(client, messages, opts, endpoint, secret, sleep, usage, fmt, log,
-                                 schema, check, record)
+        reply, kept, used = _ask(client, messages, opts, endpoint=endpoint, secret=secret, sleep=sleep, usage=usage,
+                                 fmt=fmt, log=log, schema=schema, check=check, record=record)
         record(reply, used)
         log(f"{tag}: {len(kept)} of {len(reply['clips'])} clips kept, {used['total_tokens']} tokens")
         picks.extend(kept)
@@ -191,7 +191,7 @@ def _props_n_ctx(endpoint: str, secret: str, timeout: float) -> int | None:
         return None  # no /props (OpenAI, vLLM, Ollama): skip the check
 
 
-def _fit_context(opts: LLMOptions, endpoint: str, secret: str, log: Callable[[str], None]) -> int:
+def _fit_context(opts: LLMOptions, endpoint: str, *, secret: str, log: Callable[[str], None]) -> int:
     """opts.window_chars, shrunk to the server's context where the server reports it (llama.cpp)."""
     if endpoint == DEFAULT_ENDPOINT:
         return opts.window_chars  # OpenAI reports no context size; its models' contexts are large
@@ -211,7 +211,7 @@ def _fit_context(opts: LLMOptions, endpoint: str, secret: str, log: Callable[[st
     return opts.window_chars
 
 
-def _ask(client, messages: list[dict], opts: LLMOptions, endpoint: str, secret: str,
+def _ask(client, messages: list[dict], opts: LLMOptions, *, endpoint: str, secret: str,
          sleep: Callable[[float], None], usage: dict, fmt: list[dict], log: Callable[[str], None],
          schema: dict, check, record) -> tuple[dict, list[proto.Pick], dict]:
     """One window: send until a reply with usable picks, within opts.retries retries of any kind."""

@@ -1,4 +1,4 @@
-"""segment: a segmenter proposes spans; stages.boundaries decides the cuts; write segments.json."""
+"""segment: a segmenter proposes spans; stages.segment.boundaries decides the cuts; write segments.json."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from clipforge.errors import ClipforgeError, ErrorCode, LLMReplyError
 from clipforge.fsutil import write_json
 from clipforge.redact import redact_url
-from clipforge.stages.boundaries import BoundaryOptions, plan_clips
+from clipforge.stages.segment.boundaries import BoundaryOptions, plan_clips
 from clipforge.stages.transcribe import load_transcript
 
 
@@ -27,17 +27,17 @@ class SegmentOptions:
     llm_window_chars: int
 
 
-def run(transcript_file: str, segments_out: str, ledger_file: str, opts: SegmentOptions) -> None:
+def run(transcript_file: str, segments_out: str, ledger_file: str, *, opts: SegmentOptions) -> None:
     transcript = load_transcript(transcript_file)
     usage, model = None, None
     if opts.segmenter == "llm":
         spans, usage, model = _llm_spans(transcript, ledger_file, opts)
     else:
-        from clipforge.stages.offline import OfflineOptions, propose_spans
+        from clipforge.stages.segment.offline import OfflineOptions, propose_spans
 
         spans = propose_spans(transcript, OfflineOptions(clips=opts.clips, min_len=opts.min_len, max_len=opts.max_len))
     bounds = BoundaryOptions(min_len=opts.min_len, max_len=opts.max_len, padding=opts.padding)
-    plans, dropped = plan_clips(transcript.words(), spans, transcript.duration, bounds)
+    plans, dropped = plan_clips(transcript.words(), spans, transcript.duration, opts=bounds)
     invalid = [d for d in dropped if d.code == ErrorCode.LLM_REPLY_INVALID.name]
     for d in dropped:
         print(f"  segment: dropped span {d.span.start:.1f}-{d.span.end:.1f}s: {d.reason}")
@@ -66,8 +66,8 @@ def _renumber(plans):
 
 
 def _llm_spans(transcript, ledger_file: str, opts: SegmentOptions):
-    from clipforge.stages.ledger import Ledger
-    from clipforge.stages.llm import LLMOptions, propose_spans
+    from clipforge.stages.segment.ledger import Ledger
+    from clipforge.stages.segment.llm import LLMOptions, propose_spans
 
     base_url = os.environ.get("OPENAI_BASE_URL") or None
     llm = LLMOptions(model=opts.llm_model, base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY"),
