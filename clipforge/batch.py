@@ -24,7 +24,7 @@ from clipforge.fsutil import read_json, write_json
 
 MANIFEST = BATCH_DIR / "manifest.json"
 # The batch's own options; every other key=value is a pipeline option applied to each video.
-BATCH_KEYS = ("list", "workers", "scheduler", "retry")
+BATCH_KEYS = ("list", "workers", "threads", "scheduler", "retry")
 HEARTBEAT_S = 10.0
 
 
@@ -32,6 +32,7 @@ HEARTBEAT_S = 10.0
 class BatchOptions:
     list: str | None
     workers: int | None
+    threads: int | None  # per video; None: each worker machine's cores shared among its workers
     scheduler: str | None
     retry: bool
     options: dict[str, str]
@@ -46,19 +47,24 @@ def parse(variables: dict[str, str], *, retry_flag: bool) -> BatchOptions:
     if "input" in opts:
         raise OptionError("doit batch takes list=FILE_OR_DIR, not input=", hint="put the inputs in a list file")
     load_options({**opts, "input": "batch"})  # unknown options and bad values stop before any video runs
-    workers = variables.get("workers")
-    try:
-        workers = int(workers) if workers else None
-    except ValueError:
-        raise OptionError(f"option workers={workers!r} is not a number") from None
-    if workers is not None and workers < 1:
-        raise OptionError(f"option workers={workers} must be at least 1")
+    workers, threads = _count(variables, "workers"), _count(variables, "threads")
     retry = variables.get("retry", "no")
     if retry not in ("yes", "no"):
         raise OptionError(f"option retry={retry!r} is not one of yes, no")
-    return BatchOptions(list=variables.get("list") or None, workers=workers,
+    return BatchOptions(list=variables.get("list") or None, workers=workers, threads=threads,
                         scheduler=variables.get("scheduler") or None, retry=retry_flag or retry == "yes",
                         options=opts)
+
+
+def _count(variables: dict[str, str], key: str) -> int | None:
+    raw = variables.get(key)
+    try:
+        value = int(raw) if raw else None
+    except ValueError:
+        raise OptionError(f"option {key}={raw!r} is not a number") from None
+    if value is not None and value < 1:
+        raise OptionError(f"option {key}={value} must be at least 1")
+    return value
 
 
 def _videos(bopts: BatchOptions, record: dict) -> list[Video]:
@@ -279,7 +285,7 @@ def _run(bopts: BatchOptions) -> int:
     rec.save(record)
     client, cluster, workers = _client(bopts, len(todo))
     try:
-        threads = _threads(client, workers)
+        threads = bopts.threads or _threads(client, workers)
         where = bopts.scheduler or f"a local cluster of {workers} worker process(es)"
         say(f"{len(todo)} video(s) on {where}, {threads} thread(s) per video")
         if client.dashboard_link and (bopts.scheduler or _has_dashboard()):

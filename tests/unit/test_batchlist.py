@@ -43,9 +43,11 @@ def test_workspaces_differ_for_inputs_that_look_alike(tmp_path):
 
 
 def test_options_are_checked_before_anything_runs():
-    assert parse({"list": "v.txt", "clips": "2", "workers": "3"}, retry_flag=False).options == {"clips": "2"}
+    parsed = parse({"list": "v.txt", "clips": "2", "workers": "3", "threads": "1"}, retry_flag=False)
+    assert parsed.options == {"clips": "2"} and (parsed.workers, parsed.threads) == (3, 1)
+    assert parse({"list": "v.txt"}, retry_flag=False).threads is None  # the machine decides
     for bad in ({"list": "v.txt", "input": "x.mp4"}, {"list": "v.txt", "clips": "0"}, {"workers": "many"},
-                {"nosuch": "1"}, {"retry": "maybe"}):
+                {"threads": "0"}, {"threads": "two"}, {"nosuch": "1"}, {"retry": "maybe"}):
         with pytest.raises(OptionError):
             parse(bad, retry_flag=False)
     with pytest.raises(OptionError):
