@@ -348,6 +348,10 @@ def doit_env(*, bench_importable: bool = False) -> dict:
     doit runs keep the user's sys.path, so the no-op row measures what a user gets)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CLIPFORGE_"))}
     env["PYTHONUNBUFFERED"] = "1"
+    # Bytecode cached as on a user's machine: with PYTHONDONTWRITEBYTECODE set (some shells and CI
+    # images set it) every run would recompile clipforge from source, while the bare side's doit
+    # has the .pyc files pip wrote at install.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if bench_importable:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     return env
