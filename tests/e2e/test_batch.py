@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -98,7 +100,7 @@ def test_killed_worker_video_resumes_elsewhere(tmp_path, videos):
 
     project = make_project(tmp_path / "proj")
     _list(project, [str(videos[1]), str(videos[0])])
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as cluster, \
             Client(cluster) as client:
         proc = project.popen("batch", "list=videos.txt", f"scheduler={cluster.scheduler_address}",
                              "chunk_minutes=0.05", *OPTS)
@@ -122,6 +124,10 @@ def test_killed_worker_video_resumes_elsewhere(tmp_path, videos):
             assert pid in client.run(os.getpid).values()
             os.kill(pid, signal.SIGKILL)
             output, _ = proc.communicate(timeout=180)
+            # The cluster's dashboard is announced, at an address that answers while the cluster runs.
+            link = re.search(r"^batch: Dask dashboard: (http://\S+)/status$", output, re.M)
+            assert link and f"{link[1]}/status" == client.dashboard_link, output
+            assert urllib.request.urlopen(f"{link[1]}/health", timeout=10).read() == b"ok"
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
