@@ -6,6 +6,7 @@ only the stages it affects (and, through file checksums, what depends on them).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -194,6 +195,17 @@ def llm_endpoint_identity() -> str:
 
 
 def pyproject_defaults(path: str = "pyproject.toml") -> dict:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return {}
+    return dict(_parsed_defaults(os.path.abspath(path), st.st_mtime_ns, st.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_defaults(path: str, mtime_ns: int, size: int) -> dict:
+    """[tool.clipforge] of one version of the file: a run reads the options several times, and a
+    no-op run should not parse the same TOML each time (the key changes when the file does)."""
     try:
         with open(path, "rb") as f:
             return tomllib.load(f).get("tool", {}).get("clipforge", {})
