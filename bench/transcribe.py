@@ -131,23 +131,6 @@ def held_out_speech(d: Path) -> Path | None:
     return out
 
 
-def words_of(text: str) -> list[str]:
-    import re
-
-    return re.findall(r"[a-z0-9']+", text.lower())
-
-
-def wer(ref: list[str], hyp: list[str]) -> float:
-    """Word error rate in percent: word edit distance over the reference length."""
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return 100.0 * prev[-1] / max(1, len(ref))
-
-
 def run_held_out(tmp: Path) -> None:
     """The issue's measures on >= 10 minutes of speech no test has seen: the stage (batched, default
     options) vs bare sequential faster-whisper, their word error rates against the text read, and a
@@ -166,6 +149,8 @@ def run_held_out(tmp: Path) -> None:
             add(Row(name=name, ours=None, base=None, unit="s", goal=goal,
                     skipped="needs espeak-ng (apt-get install espeak-ng)"))
         return
+    from tests.helpers import wer, words_of  # the tests' own measure
+
     ref = words_of(HELD_OUT.read_text())
     opts = transcribe.ModelOptions()
     minutes = _seconds(src) / 60
@@ -183,7 +168,7 @@ def run_held_out(tmp: Path) -> None:
         bare_text = " ".join(s.text for s in segments)
         bare_s = time.perf_counter() - t
         del ours_model, model
-    ours_wer, bare_wer = wer(ref, words_of(" ".join(ours_words))), wer(ref, words_of(bare_text))
+    ours_wer, bare_wer = 100 * wer(ref, words_of(" ".join(ours_words))), 100 * wer(ref, words_of(bare_text))
     add(Row(name=f"transcribe {minutes:.0f} min held-out, batched vs bare sequential", ours=ours_s, base=bare_s,
             unit="s", goal=0.65,
             note=f"espeak-ng {VOICE} {WPM} wpm reading bench/heldout.txt; model load excluded; "

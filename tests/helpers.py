@@ -124,3 +124,17 @@ def kill9(project, proc) -> None:
         time.sleep(0.05)  # the kernel delivers the children's death signal asynchronously
     assert children_in(project.path) == [], "orphaned child processes after kill -9"
 
+
+def words_of(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def wer(ref: list[str], hyp: list[str]) -> float:
+    """Word error rate: edit distance over the reference length."""
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        cur = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
+        prev = cur
+    return prev[-1] / max(1, len(ref))

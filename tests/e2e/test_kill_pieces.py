@@ -17,8 +17,7 @@ import subprocess
 import pytest
 
 from clipforge.media import ffmpeg_exe
-from tests.e2e.test_transcribe import wer, words_of
-from tests.helpers import MEDIA, make_project, run_ok, wait_for
+from tests.helpers import MEDIA, make_project, run_ok, wait_for, wer, words_of
 
 WER_BOUND = 0.12  # the chunked-vs-unchunked bound of test_transcribe
 

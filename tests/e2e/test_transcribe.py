@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from clipforge.fsutil import read_json, write_json
 from clipforge.stages import audio, transcribe
-from tests.helpers import MEDIA
+from tests.helpers import MEDIA, wer, words_of
 
 MODEL = transcribe.ModelOptions()
-
-
-def words_of(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
-
-
-def wer(ref: list[str], hyp: list[str]) -> float:
-    """Word error rate: edit distance over the reference length."""
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1] / max(1, len(ref))
 
 
 def transcribe_all(tmp_path, source, chunk_minutes: float, tag: str) -> tuple[dict, list[dict]]:
