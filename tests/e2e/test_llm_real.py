@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from tests.helpers import run_ok, wait_for
+from tests.helpers import wait_for
 from tests.llama_server import LlamaServer, missing
 
 pytestmark = pytest.mark.skipif(missing() is not None, reason=missing() or "")
@@ -30,11 +30,18 @@ INVALID = 31  # LLM_REPLY_INVALID: every pick of a window failed our checks, ret
 
 
 def ledger(project) -> list[dict]:
+    """The ledger's whole records (a line being written, or torn by the kill, is not one yet)."""
     path = project.temp("llm_ledger.jsonl")
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    records = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
 
 
-def check_outcome(project, result, server: LlamaServer, ledger_before: int = 0) -> list[dict]:
+def check_outcome(project, result, ledger_before: int = 0) -> list[dict]:
     """What holds whatever the model wrote; returns this run's ledger records."""
     out = result.stdout + result.stderr
     assert "Traceback" not in out and "LLM_UNREACHABLE" not in out, out  # no timeout, no crash
@@ -73,7 +80,7 @@ def test_real_server_one_request_per_window_no_timeout(project, tmp_path):
         start = time.monotonic()
         result = project.doit(*OPTS, "llm_retries=0", env={"OPENAI_BASE_URL": server.url}, timeout=300)
         took = time.monotonic() - start
-        records = check_outcome(project, result, server)
+        records = check_outcome(project, result)
         # One request per window: no hidden client retry, nothing sent twice, every answer recorded.
         assert server.completions() == len(records)
         assert len({r["key"] for r in records}) == len(records)
@@ -98,12 +105,10 @@ def test_killed_mid_request_then_retry_resends_no_answered_window(project, tmp_p
         sent_before = server.completions()
 
         result = project.doit("--retry", env=env, timeout=300)
-        records = check_outcome(project, result, server, ledger_before=len(before))
+        records = check_outcome(project, result, ledger_before=len(before))
         assert ledger(project)[:len(before)] == before, "the kill or the retry lost a recorded reply"
         resent = {r["key"] for r in records} & answered
         assert not resent, "a window with an accepted reply was asked again"
         assert server.completions() - sent_before == len(records), "every request of the retry is in the ledger"
     if answered:
         assert f"{len(answered)} from the ledger" in result.stdout or result.returncode == INVALID
-    if result.returncode == 0:
-        run_ok(result)
