@@ -74,6 +74,22 @@ def make_project(dest: Path, options: dict | None = None) -> Project:
 
 
 
+def save_snapshot(project: Project, root: Path) -> Path:
+    """Copy a project (its state file, temp_processing/, clips) aside, to start several tests from
+    the same moment of a run instead of re-running up to it in each; returns the snapshot's root."""
+    shutil.copytree(project.path, root / "snapshot", symlinks=True)
+    (root / "at").write_text(str(project.path))
+    return root
+
+
+def restore_snapshot(root: Path) -> Project:
+    """The snapshot put back where it was taken: the state file's absolute paths stay valid."""
+    path = Path((root / "at").read_text())
+    shutil.rmtree(path, ignore_errors=True)
+    shutil.copytree(root / "snapshot", path, symlinks=True)
+    return Project(path)
+
+
 def run_ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
     return result

@@ -7,7 +7,18 @@ import signal
 
 import pytest
 
-from tests.helpers import children_in, clip_summary, executed, kill9, make_project, run_ok, skipped, wait_for
+from tests.helpers import (
+    children_in,
+    clip_summary,
+    executed,
+    kill9,
+    make_project,
+    restore_snapshot,
+    run_ok,
+    save_snapshot,
+    skipped,
+    wait_for,
+)
 
 # Several 30-second transcription chunks, two short clips.
 OPTS = ["clips=2", "min_len=8", "max_len=25", "chunk_minutes=0.5"]
@@ -15,12 +26,15 @@ OPTS = ["clips=2", "min_len=8", "max_len=25", "chunk_minutes=0.5"]
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    """An uninterrupted run: its transcript (kept by stopping at `transcript` first) and its clips."""
-    proj = make_project(tmp_path_factory.mktemp("kill-baseline") / "proj")
+    """An uninterrupted run: its transcript (kept by stopping at `transcript` first) and its clips,
+    and a snapshot of the project at that stop for the tests that kill later stages."""
+    root = tmp_path_factory.mktemp("kill-baseline")
+    proj = make_project(root / "proj")
     run_ok(proj.doit(*OPTS, "transcript"))
     transcript = proj.temp("transcript.json").read_text()
+    transcribed = save_snapshot(proj, tmp_path_factory.mktemp("kill-transcribed"))
     run_ok(proj.doit(*OPTS))
-    return transcript, clip_summary(proj.manifest())
+    return transcript, clip_summary(proj.manifest()), transcribed
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +42,15 @@ def baseline(uninterrupted):
     return uninterrupted[1]
 
 
+@pytest.fixture
+def transcribed(uninterrupted):
+    """A project whose run stopped after `transcript` (a kill later on finds it so)."""
+    return restore_snapshot(uninterrupted[2])
+
+
 
 def test_kill_mid_transcription_resumes_from_the_first_unfinished_chunk(project, uninterrupted):
-    transcript, baseline = uninterrupted
+    transcript, baseline, _ = uninterrupted
     proc = project.popen(*OPTS)
     chunk1 = project.temp("transcribe/chunk001.json")
     assert wait_for(lambda: _recorded(project, "transcribe:chunk000"), proc), proc.stdout.read()
@@ -52,7 +72,8 @@ def test_kill_mid_transcription_resumes_from_the_first_unfinished_chunk(project,
     assert clip_summary(project.manifest()) == baseline
 
 
-def test_kill_mid_extraction_leaves_no_partial_clip_and_resumes(project, baseline):
+def test_kill_mid_extraction_leaves_no_partial_clip_and_resumes(transcribed, baseline):
+    project = transcribed
     proc = project.popen(*OPTS)
     extract_dir = project.temp("extract")
     assert wait_for(lambda: extract_dir.is_dir() and any(".part" in p.name for p in extract_dir.iterdir()), proc), \
@@ -96,8 +117,12 @@ MOMENTS = {
 }
 
 
+EARLY = ("download done", "first chunk done")  # the others start from a run stopped after `transcript`
+
+
 @pytest.mark.parametrize("moment", list(MOMENTS))
-def test_kill_at_each_stage_then_retry_redoes_only_the_unit_in_flight(project, baseline, moment):
+def test_kill_at_each_stage_then_retry_redoes_only_the_unit_in_flight(request, baseline, moment):
+    project = request.getfixturevalue("project" if moment in EARLY else "transcribed")
     proc = project.popen(*OPTS)
     reached = wait_for(lambda: MOMENTS[moment](project), proc)
     assert reached, f"run ended before {moment}: {proc.stdout.read()}"
@@ -112,7 +137,8 @@ def test_kill_at_each_stage_then_retry_redoes_only_the_unit_in_flight(project, b
     assert leftovers == []
 
 
-def test_sigterm_is_recorded_as_an_interruption_and_kills_ffmpeg(project, baseline):
+def test_sigterm_is_recorded_as_an_interruption_and_kills_ffmpeg(transcribed, baseline):
+    project = transcribed
     proc = project.popen(*OPTS)
     extract_dir = project.temp("extract")
     assert wait_for(lambda: extract_dir.is_dir() and any(".part" in p.name for p in extract_dir.iterdir()), proc)

@@ -7,7 +7,6 @@ import json
 import os
 import pty
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -15,7 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SAMPLE, Project, clip_summary, executed, make_project, run_ok, skipped
+from tests.helpers import (
+    SAMPLE,
+    Project,
+    clip_summary,
+    executed,
+    make_project,
+    restore_snapshot,
+    run_ok,
+    save_snapshot,
+    skipped,
+)
 
 # A shorter run than the default sample: fewer, shorter clips keep the suite quick.
 OPTS = ["clips=2", "min_len=8", "max_len=25"]
@@ -53,14 +62,17 @@ def transcribed(tmp_path_factory):
     root = tmp_path_factory.mktemp("transcribed")
     proj = make_project(root / "proj")
     run_ok(proj.doit(*OPTS, "transcript"))
-    shutil.copytree(proj.path, root / "snapshot", symlinks=True)
-    return root
+    return save_snapshot(proj, root)
 
 
-def _restore(root: Path):
-    shutil.rmtree(root / "proj")
-    shutil.copytree(root / "snapshot", root / "proj", symlinks=True)
-    return Project(root / "proj")
+def _failed_at(root: Path, point: str = "segment") -> Project:
+    """A run that failed at `point` (after `transcript`), from the snapshot: the transcription it
+    would have done first is already there."""
+    project = restore_snapshot(root)
+    failed = project.doit(*OPTS, env={"CLIPFORGE_FAIL_AT": point})
+    assert failed.returncode == 70, failed.stdout + failed.stderr
+    assert project.state()["failure_point"]["stage"] == point.split(":")[0]
+    return project
 
 
 @pytest.mark.parametrize("fail_at, stage, unit", EARLY_FAILURES)
@@ -72,7 +84,7 @@ def test_injected_early_failure_is_recorded_and_resume_runs_only_what_is_missing
 @pytest.mark.parametrize("fail_at, stage, unit", LATE_FAILURES)
 def test_injected_late_failure_is_recorded_and_resume_runs_only_what_is_missing(transcribed, baseline, fail_at,
                                                                                   stage, unit):
-    _fail_then_resume(_restore(transcribed), baseline, fail_at, stage, unit)
+    _fail_then_resume(restore_snapshot(transcribed), baseline, fail_at, stage, unit)
 
 
 def _fail_then_resume(project, baseline, fail_at, stage, unit):
@@ -106,15 +118,15 @@ def _fail_then_resume(project, baseline, fail_at, stage, unit):
     assert not [p for p in project.temp().rglob("*") if p.is_file()]
 
 
-def test_options_of_the_failed_run_are_kept_on_retry(project, baseline):
-    project.doit(*OPTS, env={"CLIPFORGE_FAIL_AT": "segment"})
+def test_options_of_the_failed_run_are_kept_on_retry(transcribed, baseline):
+    project = _failed_at(transcribed)
     assert project.state()["options"]["clips"] == "2"
     run_ok(project.doit("--retry"))  # no options repeated
     assert clip_summary(project.manifest()) == baseline
 
 
-def test_non_interactive_run_resumes_and_says_so(project):
-    project.doit(*OPTS, env={"CLIPFORGE_FAIL_AT": "segment"})
+def test_non_interactive_run_resumes_and_says_so(transcribed):
+    project = _failed_at(transcribed)
     result = run_ok(project.doit())
     out = result.stdout + result.stderr
     assert "resuming the previous run" in out and "no terminal" in out
@@ -127,8 +139,8 @@ def test_retry_without_state_warns_and_runs(project):
     assert len(project.manifest()["clips"]) == 2
 
 
-def test_nocache_deletes_state_and_temp_files_then_starts_fresh(project):
-    project.doit(*OPTS, env={"CLIPFORGE_FAIL_AT": "segment"})
+def test_nocache_deletes_state_and_temp_files_then_starts_fresh(transcribed):
+    project = _failed_at(transcribed)
     assert project.temp("transcript.json").exists()
     result = run_ok(project.doit("--nocache", *OPTS))
     out = result.stdout + result.stderr
@@ -147,10 +159,10 @@ def test_forget_clears_state_and_temp_files_but_keeps_clips(project):
     assert (project.path / "clips" / "manifest.json").exists()
 
 
-def test_different_input_is_refused_without_a_terminal(project):
+def test_different_input_is_refused_without_a_terminal(transcribed):
     from tests.helpers import MEDIA
 
-    project.doit(*OPTS, env={"CLIPFORGE_FAIL_AT": "segment"})
+    project = _failed_at(transcribed)
     result = project.doit(f"input={MEDIA / 'speech_long.mp3'}")
     out = result.stdout + result.stderr
     assert result.returncode == 62, out
@@ -187,8 +199,8 @@ def run_in_terminal(project, args, answer: str, timeout=240) -> tuple[int, str]:
     return proc.returncode, out.decode(errors="replace")
 
 
-def test_terminal_prompt_yes_resumes(project, baseline):
-    project.doit(*OPTS, env={"CLIPFORGE_FAIL_AT": "extract:seg002"})
+def test_terminal_prompt_yes_resumes(transcribed, baseline):
+    project = _failed_at(transcribed, "extract:seg002")
     rc, out = run_in_terminal(project, [], "y")
     assert "Previous session failed. Resume? [y/n]" in out
     assert rc == 0, out
@@ -212,16 +224,16 @@ def test_terminal_prompt_no_drops_the_discarded_runs_options(project):
     assert len(project.manifest()["clips"]) > 1, "the fresh run kept the discarded run's clips=1"
 
 
-def test_flags_win_over_the_prompt(project):
-    project.doit(*OPTS, env={"CLIPFORGE_FAIL_AT": "segment"})
+def test_flags_win_over_the_prompt(transcribed):
+    project = _failed_at(transcribed)
     rc, out = run_in_terminal(project, ["--retry"], "n")
     assert rc == 0, out
     assert "Resume? [y/n]" not in out
     assert "-- download" in out
 
 
-def test_status_reports_stages_segments_failure_and_next_step(project):
-    project.doit(*OPTS, env={"CLIPFORGE_FAIL_AT": "extract:seg002"})
+def test_status_reports_stages_segments_failure_and_next_step(transcribed):
+    project = _failed_at(transcribed, "extract:seg002")
     out = run_ok(project.doit("status")).stdout
     assert re.search(r"^transcript\s+done", out, re.M)
     assert re.search(r"^extract\s+failed\s+1 done, 1 pending", out, re.M)
@@ -256,8 +268,8 @@ def test_missing_clip_reruns_only_that_clip(project):
     assert executed(out) == {"extract:seg001", "render"}
 
 
-def test_corrupt_state_file_is_restored_from_backup_or_refused(project):
-    project.doit(*OPTS, env={"CLIPFORGE_FAIL_AT": "segment"})
+def test_corrupt_state_file_is_restored_from_backup_or_refused(transcribed):
+    project = _failed_at(transcribed)
     text = project.state_file.read_text()
     project.state_file.write_text(text[:100])
     result = run_ok(project.doit("--retry"))
