@@ -47,17 +47,24 @@ def _start(ws: Path) -> int:
     return attempt
 
 
-def run_video(job: Job) -> dict:
-    from clipforge.media import _die_with_parent
-
-    ws = Path(job.workspace)
-    attempt = _start(ws)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **{k: str(job.threads) for k in THREAD_VARS}}
+def video_env(base, *, threads: int) -> dict[str, str]:
+    """The environment of a video's doit: the worker's, with the video's thread share, without
+    what Dask set for its own worker processes."""
+    env = {**base, "PYTHONUNBUFFERED": "1", **{k: str(threads) for k in THREAD_VARS}}
     # Dask's nanny starts its workers with MALLOC_TRIM_THRESHOLD_=65536 (distributed.nanny.pre-spawn-environ)
     # so that long-lived workers hand memory back; inherited by a video's short-lived doit, Whisper and
     # ffmpeg, glibc trims after every large free and the video takes about 30 % longer.
     for name in NANNY_ONLY:
         env.pop(name, None)
+    return env
+
+
+def run_video(job: Job) -> dict:
+    from clipforge.media import _die_with_parent
+
+    ws = Path(job.workspace)
+    attempt = _start(ws)
+    env = video_env(os.environ, threads=job.threads)
     cmd = [sys.executable, "-m", "doit", "--retry", f"input={job.input}", *job.options]
     began = time.monotonic()
     with open(ws / LOG, "a", encoding="utf-8") as log:

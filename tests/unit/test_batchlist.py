@@ -61,3 +61,11 @@ def test_error_line_and_status_table():
     row = entry(record, "x-1", display="/x.mp4")
     row.update(status="failed", code="NOT_MEDIA", exit=11, message="not media")
     assert "NOT_MEDIA (exit 11)" in table(record) and "doit batch --retry" in table(record)
+
+
+def test_a_videos_environment_has_its_thread_share_and_not_dasks_malloc_setting():
+    from clipforge.batchrun import THREAD_VARS, video_env
+
+    env = video_env({"PATH": "/bin", "MALLOC_TRIM_THRESHOLD_": "65536", "OMP_NUM_THREADS": "1"}, threads=3)
+    assert "MALLOC_TRIM_THRESHOLD_" not in env and env["PATH"] == "/bin"
+    assert all(env[k] == "3" for k in THREAD_VARS)
