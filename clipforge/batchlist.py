@@ -34,7 +34,7 @@ class Video:
 
 def workspace_name(raw: str) -> str:
     """`<slug>-<short hash of the input identity>`: readable, and unique per input."""
-    from clipforge.stages.render import slugify
+    from clipforge.fsutil import slugify
 
     stem = Path(urlsplit(raw).path).stem if is_url(raw) else Path(raw).stem
     digest = hashlib.sha256(input_identity(raw).encode()).hexdigest()[:10]

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,3 +81,10 @@ def sha256_file(path: Path | str) -> str:
                 h.update(block)
         _hash_cache[key] = h.hexdigest()
     return _hash_cache[key]
+
+
+def slugify(title: str, limit: int = 48) -> str:
+    """A file-name-safe form of a title: ASCII lowercase words joined by '-', at most `limit` chars."""
+    text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:limit].rstrip("-") or "clip"

@@ -51,7 +51,7 @@ def execute(step: Step):
     """The python-action of every task: run, then checkpoint; on failure record it and keep temp files."""
     from doit.exceptions import TaskFailed
 
-    from clipforge.stages import progress
+    from clipforge import progress
     from clipforge.state import CURRENT
 
     hooks.current_task = step.task

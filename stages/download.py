@@ -54,7 +54,7 @@ def _link_or_copy(src: Path, dest: Path) -> None:
 def _download(url: str, dest: Path) -> None:
     import yt_dlp
 
-    from clipforge.stages.progress import Progress
+    from clipforge.progress import Progress
 
     work = dest.with_name(dest.name + ".dl")
     work.mkdir(exist_ok=True)

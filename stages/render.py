@@ -8,25 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import time
-import unicodedata
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from clipforge import __version__
 from clipforge.config import input_identity
 from clipforge.errors import FFmpegError
-from clipforge.fsutil import atomic_path, fsync_dir, read_json, sha256_file, write_json
+from clipforge.fsutil import atomic_path, fsync_dir, read_json, sha256_file, slugify, write_json
 from clipforge.records import ClipPlan
 from clipforge.state.finished import CLIPS_DIR, MANIFEST, PAGE
-
-
-def slugify(title: str, limit: int = 48) -> str:
-    text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:limit].rstrip("-") or "clip"
 
 
 def clip_name(index: int, plan: ClipPlan, suffix: str = ".mp4") -> str:

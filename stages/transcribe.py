@@ -131,9 +131,9 @@ def pieces_file(out: str) -> Path:
 
 
 def transcribe_chunk(wav: str, chunk: Chunk, out: str, *, opts: ModelOptions) -> None:
+    from clipforge.progress import Progress
     from clipforge.stages import decode
     from clipforge.stages.pieces import PieceLog, log_key
-    from clipforge.stages.progress import Progress
 
     model = load_model(opts)
     audio = read_window(wav, chunk.start, chunk.end)

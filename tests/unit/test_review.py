@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from clipforge.fsutil import sha256_file
-from clipforge.stages.progress import Overall, Progress
+from clipforge.progress import Overall, Progress
 from clipforge.stages.review import CSP, build_page
 from clipforge.state.finished import outputs_current
 

@@ -124,3 +124,25 @@ class Named:
 """
     got = [line.split(" ", 1)[1].split("(")[0] for line in offenders(ast.parse(src), "x")]
     assert got == ["four", "method", "static", "dataclass Wide"]
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+    return found
+
+
+def test_layering_runs_one_way():
+    """clipforge/ (base modules and the doit glue) never imports a stage; stages and state use the
+    base modules. The stage list names stage functions as strings, imported when a task runs."""
+    up = {str(p.relative_to(ROOT)): sorted(i for i in _imports(p) if i.startswith("clipforge.stages"))
+          for p in sorted((ROOT / "clipforge").rglob("*.py"))}
+    assert {k: v for k, v in up.items() if v} == {}
+    state = {str(p.relative_to(ROOT)): sorted(i for i in _imports(p) if i.startswith("clipforge.stages"))
+             for p in sorted((ROOT / "state").rglob("*.py"))}
+    assert {k: v for k, v in state.items() if v} == {}
