@@ -8,26 +8,18 @@ record) is measured. The per-minute cost it prints is what the README's catalogu
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from bench.core import ROOT, SAMPLE, Row, add, doit_env, ff, say
+from bench.core import SAMPLE, Row, add, doit_env, ff, project_folder, say
 from clipforge.batchrun import THREAD_VARS
 
 OPTS = ["clips=1", "min_len=5", "max_len=15", "height=320", "segmenter=offline"]
 # Four short talks (overlapping spans of the sample): long enough that the cluster's ~1 s of start-up
 # and shut-down is not most of what a worker does.
 SPANS = [(0.0, 100.0), (3.0, 100.0), (6.0, 100.0), (9.0, 100.0)]
-
-
-def _project(folder: Path) -> Path:
-    folder.mkdir(parents=True)
-    for name in ("dodo.py", "pyproject.toml"):
-        shutil.copy(ROOT / name, folder / name)
-    return folder
 
 
 def _doit(cwd: Path, *args: str, threads: int | None = None, timeout: float = 900) -> float:
@@ -57,13 +49,13 @@ def run(tmp: Path, quick: bool) -> None:
 
     times = {}
     for workers in (1, 2):
-        proj = _project(tmp / f"batch-{workers}")
+        proj = project_folder(tmp / f"batch-{workers}")
         (proj / "videos.txt").write_text(listing)
         # One thread per video on both sides: the row measures Dask spreading videos, not threads.
         times[workers] = _doit(proj, "batch", "list=videos.txt", f"workers={workers}", "threads=1", *OPTS)
     plain = 0.0
     for v in videos:
-        proj = _project(tmp / f"plain-{v.stem}")
+        proj = project_folder(tmp / f"plain-{v.stem}")
         plain += _doit(proj, f"input={v}", *OPTS, threads=1)
     minutes = sum(length for _, length in SPANS) / 60
 

@@ -341,6 +341,16 @@ guarded.total_kills = 0
 
 # --------------------------------------------------------------------------------------------- processes
 
+def project_folder(folder: Path) -> Path:
+    """A new project folder as a user has one: this checkout's dodo.py and pyproject.toml."""
+    import shutil
+
+    folder.mkdir(parents=True)
+    for name in ("dodo.py", "pyproject.toml"):
+        shutil.copy(ROOT / name, folder / name)
+    return folder
+
+
 def doit_env(*, bench_importable: bool = False) -> dict:
     """The environment for child interpreters: no API keys or clipforge settings.
 

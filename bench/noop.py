@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.core import NOTES, ROOT, SAMPLE, HangGuard, Row, add, doit_env, interleaved, median, say, spread
+from bench.core import NOTES, SAMPLE, HangGuard, Row, add, doit_env, interleaved, median, project_folder, say, spread
 
 
 def _run_doit(cwd: Path, args: list[str], *, timeout: float, log: Path) -> tuple[int, int]:
@@ -43,10 +43,7 @@ def _copy(src, dst):
 
 def run(tmp: Path, n: int) -> None:
     say("[noop] no-op `python -m doit` after a finished run vs a bare dodo.py with as many tasks")
-    proj = tmp / "noop" / "proj"
-    proj.mkdir(parents=True)
-    for name in ("dodo.py", "pyproject.toml"):
-        shutil.copy(ROOT / name, proj / name)
+    proj = project_folder(tmp / "noop" / "proj")
     (proj / "sample").mkdir()
     shutil.copy(SAMPLE, proj / "sample" / SAMPLE.name)
     log = tmp / "noop" / "doit.log"

@@ -198,14 +198,7 @@ def _resume_row(d: Path, src: Path) -> None:
     import subprocess
     import sys
 
-    from bench.core import ROOT, doit_env
-
-    def project(name: str) -> Path:
-        p = d / name
-        p.mkdir()
-        for f in ("dodo.py", "pyproject.toml"):
-            shutil.copy(ROOT / f, p / f)
-        return p
+    from bench.core import doit_env, project_folder
 
     def doit(p: Path, *args: str) -> subprocess.Popen:
         with open(p / "doit.log", "ab") as log:  # the child keeps its own copy of the descriptor
@@ -213,7 +206,7 @@ def _resume_row(d: Path, src: Path) -> None:
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
 
     target = ["transcript", f"input={src}"]
-    whole = project("whole")
+    whole = project_folder(d / "whole")
     t = time.perf_counter()
     rc = doit(whole, *target).wait()
     full_s = time.perf_counter() - t
@@ -221,7 +214,7 @@ def _resume_row(d: Path, src: Path) -> None:
         add(Row(name="resume after a kill at 65% vs full run", ours=None, base=None, unit="s", goal=0.5,
                 skipped=f"`doit transcript` failed (exit {rc}), see {whole / 'doit.log'}"))
         return
-    killed = project("killed")
+    killed = project_folder(d / "killed")
     proc = doit(killed, *target)
     try:
         proc.wait(timeout=0.65 * full_s)

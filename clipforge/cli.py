@@ -170,7 +170,7 @@ class Batch(Command):
 
     name = "batch"
     doc_purpose = "run many videos (list=FILE_OR_DIR) on a local or remote Dask cluster; resumable"
-    doc_usage = "[status] [--retry] list=FILE_OR_DIR [workers=N] [scheduler=tcp://HOST:8786] [key=value...]"
+    doc_usage = "[status] [--retry] list=FILE_OR_DIR [workers=N] [threads=N] [scheduler=tcp://HOST:8786] [key=value...]"
     doc_description = None
     cmd_options = (opt_retry,)
 
