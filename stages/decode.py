@@ -22,6 +22,7 @@ from clipforge.stages.pieces import PieceLog
 
 WINDOW = 30 * RATE  # samples: Whisper's input window, the most speech one batched window packs
 PROMPT_RESET = 0.5  # faster-whisper's prompt_reset_on_temperature: hotter windows do not condition
+FILL_CONTEXT = 1.0  # seconds of audio either side of a refilled stretch: Whisper needs a run-up to a phrase
 PROMPT_TOKENS = 448  # more than the decoder keeps (max_length // 2 - 1), so the tail is exact
 
 
@@ -79,6 +80,50 @@ def windows_of(speech: list[dict]) -> list[list[int]]:
     return windows
 
 
+def main_pieces(log: PieceLog) -> list[dict]:
+    """The pieces of the mode's own pass; refills of dropped speech (`fill_gaps`) come after them."""
+    return [p for p in log.pieces if "fill" not in p]
+
+
+def fill_gaps(model, audio: np.ndarray, log: PieceLog, *, mode: str, language: str, record: Callable,
+              offset: float) -> list[tuple[float, float]]:
+    """Decode again, each on its own and sequentially, the stretches of heard speech that no word covers.
+
+    The stretches come from the VAD speech in the log's header and the words of the mode's own pieces
+    (absolute times, `offset` = the chunk's start), so a resumed chunk finds the same ones and skips
+    those already refilled. A refill keeps only words inside its stretch: the audio around it is
+    decoded for context, and its words are in the transcript already. Returns the stretches refilled.
+    """
+    from clipforge.stages.coverage import SLACK, uncovered
+
+    # The batched VAD splits at 160-ms pauses: a sequential chunk's own segments (2-s pauses, 400-ms
+    # pads) would count a long pause inside a segment as speech without words.
+    fine = log.header["speech"] if mode == "batched" else find_speech(audio, "batched")
+    speech = [(s["start"] / RATE, s["end"] / RATE) for s in fine]
+    words = [(w["start"] - offset, w["end"] - offset)
+             for p in main_pieces(log) for s in p["segments"] for w in s["words"]]
+    done = {tuple(p["fill"]) for p in log.pieces if "fill" in p}
+    holes = uncovered(speech, words)
+    for a, b in holes:
+        if (a, b) in done:
+            continue
+        lo, hi = max(0.0, a - FILL_CONTEXT), min(len(audio) / RATE, b + FILL_CONTEXT)
+        found, _ = model.transcribe(audio[int(lo * RATE):int(hi * RATE)], language=language or None,
+                                    word_timestamps=True, beam_size=5, vad_filter=False,
+                                    condition_on_previous_text=False)
+        keep_lo, keep_hi = a + offset - SLACK / 2, b + offset + SLACK / 2
+        segments = []
+        for seg in found:
+            rec = record(seg, lo)
+            inside = [w for w in rec["words"] if keep_lo <= (w["start"] + w["end"]) / 2 <= keep_hi]
+            if inside:
+                text = rec["text"] if len(inside) == len(rec["words"]) else " ".join(w["text"] for w in inside)
+                segments.append({**rec, "start": inside[0]["start"], "end": inside[-1]["end"], "text": text,
+                                 "words": inside})
+        log.append({"fill": [a, b], "segments": segments, "language": language})
+    return holes
+
+
 def _groups(todo: list[int], size: int) -> list[list[int]]:
     """Runs of consecutive windows cut into batches from each run's start: a resumed chunk batches
     its remaining windows exactly as the uninterrupted run did."""
@@ -98,7 +143,7 @@ def decode_batched(model, audio: np.ndarray, log: PieceLog, *, batch: int, langu
 
     speech = log.header["speech"]
     windows = windows_of(speech)
-    done = {w for p in log.pieces for w in p["windows"]}
+    done = {w for p in main_pieces(log) for w in p["windows"]}
     for group in _groups([w for w in range(len(windows)) if w not in done], batch):
         used = [speech[i] for w in group for i in windows[w]]
         packed = np.concatenate([audio[s["start"]:s["end"]] for s in used])
@@ -124,18 +169,19 @@ def decode_sequential(model, audio: np.ndarray, log: PieceLog, *, language: str,
     if not speech:
         return
     packed = np.concatenate([audio[s["start"]:s["end"]] for s in speech])  # what vad_filter decodes
-    while gap := _first_gap(log.pieces):
+    while gap := _first_gap(main_pieces(log)):
         numbers, start, end = gap
-        found = list(_sequential(model, packed, speech, clip=[start, end], prompt=_prompt(log.pieces, numbers[0]),
+        found = list(_sequential(model, packed, speech, clip=[start, end], prompt=_prompt(main_pieces(log), numbers[0]),
                                  language=language))
         log.append({"n": numbers, "at": start, "end": end, "temperature": max([f[4] for f in found], default=0.0),
                     "tokens": [tok for f in found for tok in f[2]],
                     "segments": [record(seg) for seg, *_ in found], "language": language})
-    top = max((n for p in log.pieces for n in p["n"]), default=-1)
-    last = next((p for p in log.pieces if top in p["n"]), None)
+    top = max((n for p in main_pieces(log) for n in p["n"]), default=-1)
+    last = next((p for p in main_pieces(log) if top in p["n"]), None)
     start = last["end"] if last else 0.0
     for n, (seg, at, tokens, end, temperature, seek) in enumerate(
-            _sequential(model, packed, speech, clip=[start], prompt=_prompt(log.pieces, top + 1), language=language),
+            _sequential(model, packed, speech, clip=[start], prompt=_prompt(main_pieces(log), top + 1),
+                        language=language),
             start=top + 1):
         # seek: the 30-s window (in 10-ms frames) the segment came from; segments arrive a window at a time.
         log.append({"n": [n], "at": at, "end": end, "seek": seek, "temperature": temperature, "tokens": tokens,

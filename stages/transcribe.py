@@ -148,13 +148,15 @@ def transcribe_chunk(wav: str, chunk: Chunk, out: str, *, opts: ModelOptions) ->
         kept = len(log.pieces)
         if kept:
             print(f"  transcribe {chunk.id}: kept {kept} piece(s) from an interrupted run", flush=True)
-        common = {"language": opts.language, "record": lambda seg: asdict(_shift(seg, chunk.start)),
+        common = {"language": opts.language, "record": lambda seg, at=0.0: asdict(_shift(seg, chunk.start + at)),
                   "progress": bar.update}
         if opts.whisper_mode == "batched":
             decode.decode_batched(model, audio, log, batch=decode.batch_size(opts.whisper_batch, opts.device),
                                   **common)
         else:
             decode.decode_sequential(model, audio, log, **common)
+        refilled = decode.fill_gaps(model, audio, log, mode=opts.whisper_mode, language=opts.language, record=common["record"],
+                                    offset=chunk.start)
     except ClipforgeError:
         raise
     except Exception as err:
@@ -163,11 +165,29 @@ def transcribe_chunk(wav: str, chunk: Chunk, out: str, *, opts: ModelOptions) ->
     bar.close()
     # Counted here so a test (and a user) can see that finished pieces were not decoded again.
     print(f"  transcribe {chunk.id}: decoded {len(log.pieces) - kept} piece(s), kept {kept}", flush=True)
-    order = "windows" if opts.whisper_mode == "batched" else "n"
-    pieces = sorted(log.pieces, key=lambda p: p[order][0])
+    if refilled:
+        spans = ", ".join(f"{chunk.start + a:.1f}-{chunk.start + b:.1f} s" for a, b in refilled)
+        print(f"  transcribe {chunk.id}: {len(refilled)} stretch(es) of speech had no words ({spans}); "
+              "decoded each again on its own", flush=True)
+    pieces = decode.main_pieces(log) + [p for p in log.pieces if "fill" in p]
     language = opts.language or next((p["language"] for p in pieces if p.get("language")), "")
-    segments = [s for p in pieces for s in p["segments"]]
+    segments = sorted((s for p in pieces for s in p["segments"]), key=lambda s: s["start"])
+    segments = _refine_times(segments, audio, offset=chunk.start)
     write_json(out, {"chunk": asdict(chunk), "language": language, "segments": segments})
+
+
+def _refine_times(segments: list[dict], audio, *, offset: float) -> list[dict]:
+    """Every word's edges moved onto the audio's onsets and offsets (stages/wordtimes.py); a segment
+    spans its words."""
+    from clipforge.stages.wordtimes import refine
+
+    words = refine([w for s in segments for w in s["words"]], audio, rate=RATE, offset=offset)
+    out, at = [], 0
+    for s in segments:
+        mine, at = words[at:at + len(s["words"])], at + len(s["words"])
+        edges = {"start": mine[0]["start"], "end": mine[-1]["end"]} if mine else {}
+        out.append({**s, **edges, "words": mine})
+    return out
 
 
 def _shift(seg, offset: float) -> TranscriptSegment:
