@@ -94,7 +94,7 @@ def task_transcript():
         return [C.chunk_file(c["id"]) for c in _chunks()]
 
     def run():
-        stage("transcript").function()(C.chunks, chunk_files(), C.transcript, model_name=OPT.whisper_model)
+        stage("transcript").function()(C.chunks, chunk_files(), C.transcript, model_name=OPT.resolved_whisper_model())
 
     return _task("transcript", run=run, targets=[C.transcript], inputs=lambda: [C.chunks, *chunk_files()],
                  task_dep=["transcribe"])

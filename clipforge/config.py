@@ -29,7 +29,7 @@ else:  # pragma: no cover
 @dataclass(frozen=True, kw_only=True)
 class Options:
     input: str = "sample/talk.mp4"
-    whisper_model: str = "bundled"
+    whisper_model: str = "auto"  # auto (tiny.en on a small CPU, base on 8+ cores or a GPU), bundled, base, a path
     device: str = "cpu"
     compute_type: str = "int8"
     language: str = "en"
@@ -66,6 +66,8 @@ class Options:
         picked = {k: getattr(self, k) for k in stage_options().get(stage, ())}
         if "input" in picked:
             picked["input"] = input_identity(self.input)
+        if "whisper_model" in picked:  # `auto` is another model once base is installed: transcribe again
+            picked["whisper_model"] = self.resolved_whisper_model()
         if stage == "segment":
             picked["segmenter"] = self.resolved_segmenter()
             picked["llm_endpoint"] = llm_endpoint_identity()
@@ -75,6 +77,11 @@ class Options:
         values = {k: v for k, v in asdict(self).items() if k not in _NOT_HASHED}
         values["input"] = input_identity(self.input)
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+
+    def resolved_whisper_model(self) -> str:
+        from clipforge.whisper_models import resolve
+
+        return resolve(self.whisper_model, device=self.device, language=self.language)
 
     def resolved_segmenter(self) -> str:
         if self.segmenter != "auto":
@@ -256,6 +263,9 @@ def _check(opts: Options) -> None:
         raise OptionError(f"option height={opts.height} must be between 64 and 4320 pixels")
     if opts.broll_max < 0 or opts.broll_max_len <= 0 or opts.broll_protect < 0 or not 0 <= opts.broll_share <= 1:
         raise OptionError("broll_max >= 0, broll_max_len > 0, broll_protect >= 0 and 0 <= broll_share <= 1")
+    from clipforge.whisper_models import check_language
+
+    check_language(opts.resolved_whisper_model(), language=opts.language, asked=opts.whisper_model)
     if opts.segmenter == "llm" and not llm_configured():
         raise OptionError("segmenter=llm needs OPENAI_BASE_URL and/or OPENAI_API_KEY in the environment")
 

@@ -34,6 +34,7 @@ class Transcript:
     segments: list[TranscriptSegment] = field(default_factory=list)
     _: KW_ONLY
     model: str = ""
+    warnings: list[dict] = field(default_factory=list)  # [{"code", "message"}]: stages/transcript_checks.py
 
     def words(self) -> list[Word]:
         return [w for seg in self.segments for w in seg.words]
@@ -51,7 +52,7 @@ class Transcript:
             for s in data.get("segments", [])
         ]
         return cls(language=data.get("language", ""), duration=data["duration"],
-                   segments=segments, model=data.get("model", ""))
+                   segments=segments, model=data.get("model", ""), warnings=data.get("warnings", []))
 
 
 @dataclass

@@ -120,6 +120,9 @@ def run(*, ctx, last) -> None:
         "models": {"whisper": _read(ctx.transcript).get("model", ctx.opts.whisper_model),
                    "llm": segments.get("llm_model")},
         "llm_usage": segments.get("llm_usage"),
+        # What may be wrong in every clip (a transcript in another language, a decoding loop): said
+        # here and on the review page, not only in a log the user may never read.
+        "warnings": _read(ctx.transcript).get("warnings", []),
         "clips": entries,
     }
     manifest["timings"] = stage_timings(time.monotonic() - began)

