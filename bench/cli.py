@@ -13,7 +13,7 @@ import bench
 from bench import core
 from bench.core import NOTES, Row, add, guarded, say
 
-GROUPS = ("noop", "extract", "late", "transcribe", "memory", "shorts", "batch")
+GROUPS = ("noop", "extract", "late", "transcribe", "accuracy", "memory", "shorts", "batch")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             "extract": lambda: mod.run(tmp, small, a.quick),
             "late": lambda: mod.run_late(tmp, light, a.quick),
             "transcribe": lambda: (mod.run(tmp, small, a.quick), mod.run_held_out(tmp)),
+            "accuracy": lambda: mod.run(tmp),
             "memory": lambda: mod.run(tmp, a.quick, a.full),
             "shorts": lambda: mod.run(tmp, small, a.quick),
             "batch": lambda: mod.run(tmp, a.quick),

