@@ -27,7 +27,8 @@ def main() -> None:
         wav = Path(tmp) / "de.wav"
         subprocess.run(["espeak-ng", "-v", "de", "-s", "150", "-w", str(wav), TEXT], check=True)
         subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(wav), "-ac", "1",
-                        "-ar", "16000", "-c:a", "libopus", "-b:a", "24k", "-map_metadata", "-1", "-fflags", "+bitexact", str(out)],
+                        "-ar", "16000", "-c:a", "libopus", "-b:a", "24k", "-map_metadata", "-1",
+                        "-fflags", "+bitexact", str(out)],
                        check=True)
     out.with_suffix(".txt").write_text(TEXT + "\n", encoding="utf-8")
     print(f"{out}: {out.stat().st_size} bytes")
