@@ -108,7 +108,11 @@ def side(media: Path, *, model: str, kind: str, work: Path, beam: int = 5) -> di
 # ------------------------------------------------------------------ measures
 
 def dropped(words: list[dict], spans: list[tuple[float, float]]) -> int:
-    return sum(not any(a <= (w["start"] + w["end"]) / 2 <= b for w in words) for a, b in spans)
+    return len(dropped_spans(words, spans))
+
+
+def dropped_spans(words: list[dict], spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    return [(a, b) for a, b in spans if not any(a <= (w["start"] + w["end"]) / 2 <= b for w in words)]
 
 
 def edge_errors(words: list[dict], spans: list[tuple[float, float]]) -> list[float]:
@@ -160,7 +164,7 @@ def run(tmp: Path) -> None:
                            "cuts": len(cuts(g["words"])), "cuts_inside_words": inside(cuts(g["words"]), judge),
                            "cpu_s_per_audio_min": round(g["cpu"] / g["audio"] * 60, 2),
                            "peak_mb": round(g["peak_mb"]), "judge": f"{judge_model} beam 1"}
-                note = (f"dropped {figures['dropped']}, edge error median {figures['edge_median_s']} s, "
+                note = (f"dropped {figures['dropped']} {dropped_spans(g['words'], spans)}, edge error median {figures['edge_median_s']} s, "
                         f"{figures['cuts_inside_words']}/{figures['cuts']} cuts inside a word, "
                         f"{figures['cpu_s_per_audio_min']} CPU s per audio min, peak {figures['peak_mb']} MB")
                 add(Row(name=f"{name}: WER % {label} vs bare sequential", ours=this_wer, base=bare_wer, unit="%",

@@ -9,7 +9,9 @@ again on its own. Pure arithmetic on seconds, so it is table-tested.
 
 from __future__ import annotations
 
-MIN_GAP = 1.0  # seconds of uncovered speech that count as dropped: a shorter one is a breath or a word's tail
+# Seconds of uncovered speech that count as dropped: "Not quite." lasts 0.7 s; a breath or a word's
+# tail past Whisper's late or early time (SLACK) is shorter.
+MIN_GAP = 0.6
 SLACK = 0.3  # seconds either side of a word counted as covered: word times are off by up to ~0.2 s
 
 

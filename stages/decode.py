@@ -22,6 +22,7 @@ from clipforge.stages.pieces import PieceLog
 
 WINDOW = 30 * RATE  # samples: Whisper's input window, the most speech one batched window packs
 PROMPT_RESET = 0.5  # faster-whisper's prompt_reset_on_temperature: hotter windows do not condition
+NO_SPEECH = 0.6  # Whisper's own no_speech_threshold: a refill segment more likely silent than this is dropped
 FILL_CONTEXT = 1.0  # seconds of audio either side of a refilled stretch: Whisper needs a run-up to a phrase
 PROMPT_TOKENS = 448  # more than the decoder keeps (max_length // 2 - 1), so the tail is exact
 
@@ -114,6 +115,8 @@ def fill_gaps(model, audio: np.ndarray, log: PieceLog, *, mode: str, language: s
         keep_lo, keep_hi = a + offset - SLACK / 2, b + offset + SLACK / 2
         segments = []
         for seg in found:
+            if seg.no_speech_prob > NO_SPEECH:
+                continue  # VAD heard a cough or a chair: Whisper's "Thank you." over it is not speech
             rec = record(seg, lo)
             inside = [w for w in rec["words"] if keep_lo <= (w["start"] + w["end"]) / 2 <= keep_hi]
             if inside:
