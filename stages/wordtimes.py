@@ -15,6 +15,9 @@ import numpy as np
 HOP = 0.01  # seconds per energy frame
 FRAME = 0.025  # seconds of audio per energy frame
 REACH = 0.3  # seconds an edge may move: Whisper is rarely further off than this
+# ... except the first word after a pause, which batched decoding often starts (and squeezes) up to
+# 0.5 s late (SYSTRAN/faster-whisper#919): its onset is looked for over this much of the pause before it.
+REACH_AFTER_PAUSE = 0.6
 MIN_PAUSE = 0.06  # seconds of quiet on the outer side of an edge: shorter dips are stop closures inside speech
 MIN_WORD = 0.05  # seconds: a refined word never gets shorter than this
 ABOVE_FLOOR_DB = 9.0  # an energy frame at least this far above the local noise floor is speech
@@ -33,7 +36,7 @@ def energy_db(audio: np.ndarray, rate: int) -> np.ndarray:
     return 10 * np.log10((total[starts + size] - total[starts]) / size + 1e-10)
 
 
-def _voiced(db: np.ndarray, lo: int, hi: int) -> np.ndarray:
+def _voiced(db: np.ndarray, lo: int, hi: int) -> np.ndarray | None:
     """Which frames in [lo, hi) are speech, judged against the local noise floor.
 
     Local, because real rooms differ along a recording (a fan, an edit to digital silence, a
@@ -42,7 +45,7 @@ def _voiced(db: np.ndarray, lo: int, hi: int) -> np.ndarray:
     part = db[lo:hi]
     floor, loud = np.percentile(part, 5), np.percentile(part, 95)
     if loud - floor < MIN_CONTRAST_DB:
-        return np.ones(len(part), bool)  # no pause in reach: nothing to refine against
+        return None  # all speech or all silence in reach: nothing to refine against
     return part > floor + max(ABOVE_FLOOR_DB, 0.3 * (loud - floor))
 
 
@@ -56,6 +59,8 @@ def _edge(db: np.ndarray, near: int, *, onset: bool, lo: int, hi: int) -> int | 
     if lo > hi or b - a < 2 * pause:
         return None
     voiced = _voiced(db, a, b)
+    if voiced is None:
+        return None
     found = []
     for k in range(max(lo, a), min(hi, b - 1) + 1):
         j = k - a
@@ -89,7 +94,8 @@ def refine(words: list[dict], audio: np.ndarray, *, rate: int, offset: float) ->
     for i, w in enumerate(out):
         prev_end = out[i - 1]["end"] if i else offset
         next_start = words[i + 1]["start"] if i + 1 < len(words) else at(frames)
-        lo = max(frame(w["start"] - REACH), frame(prev_end) + 1, 0)
+        reach = REACH_AFTER_PAUSE if i == 0 or w["start"] - words[i - 1]["end"] >= MIN_PAUSE else REACH
+        lo = max(frame(w["start"] - reach), frame(prev_end) + 1, 0)
         k = _edge(db, frame(w["start"]), onset=True, lo=lo, hi=min(frame(w["start"] + REACH), frame(w["end"])))
         if k is not None:
             w["start"] = round(at(k) - HOP / 2, 3)

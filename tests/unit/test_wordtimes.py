@@ -56,3 +56,12 @@ def test_silent_or_empty_input_changes_nothing():
     words = [{"text": "x", "start": 0.5, "end": 0.9}]
     assert refine(words, np.zeros(RATE * 2, np.float32), rate=RATE, offset=0.0) == words
     assert refine([], audio([]), rate=RATE, offset=0.0) == []
+
+
+def test_a_first_word_started_late_after_a_pause_is_found_further_back():
+    # Batched Whisper starts (and squeezes) a sentence's first word up to 0.5 s late.
+    x = audio([(1.0, 1.6), (3.0, 3.4), (3.45, 3.9)])
+    words = [{"text": "end.", "start": 1.0, "end": 1.6}, {"text": "Tiny", "start": 3.38, "end": 3.43},
+             {"text": "cracks", "start": 3.43, "end": 3.9}]
+    out = refine(words, x, rate=RATE, offset=0.0)
+    assert abs(out[1]["start"] - 3.0) <= 0.02, out[1]
