@@ -178,7 +178,8 @@ def run(tmp: Path) -> None:
                            "cuts": len(cuts(g["words"])), "cuts_inside_words": inside(cuts(g["words"]), judge),
                            "cpu_s_per_audio_min": round(g["cpu"] / g["audio"] * 60, 2),
                            "peak_mb": round(g["peak_mb"]), "judge": judged_by}
-                note = (f"dropped {figures['dropped']} {dropped_spans(g['words'], spans)}, edge error median {figures['edge_median_s']} s, "
+                note = (f"dropped {figures['dropped']} {dropped_spans(g['words'], spans)}, "
+                        f"edge error median {figures['edge_median_s']} s, "
                         f"{figures['cuts_inside_words']}/{figures['cuts']} cuts inside a word, "
                         f"{figures['cpu_s_per_audio_min']} CPU s per audio min, peak {figures['peak_mb']} MB")
                 add(Row(name=f"{name}: WER % {label} vs bare sequential", ours=this_wer, base=bare_wer, unit="%",
