@@ -32,6 +32,8 @@ PIP_MARGIN = 0.04  # its margin from the top and right edges, fraction of the ou
 FIT_BLUR_SCALE = 4  # the blurred background of "fit" is blurred at 1/4 size: cheap and just as blurry
 BRIGHT = 96  # a rendered caption pixel counts as drawn when a channel is above this
 MIN_CAPTION_PIXELS = 20  # fewer drawn pixels than this and libass drew nothing useful
+AUDIO_RATE = 48000  # every clip's sound: 48 kHz stereo AAC, what the platforms ingest
+AUDIO_BITRATE = "160k"
 
 
 def default_fontsdir() -> Path:
@@ -195,18 +197,14 @@ def _burn(video, ass: Path, fontsdir: Path):
 def compose_args(*, source: Path | str, start: float, duration: float, has_video: bool,
                  src_size: tuple[int, int] | None, reframe: dict | None, broll: dict | None,
                  ass: Path | None, fontsdir: Path, out: Path | str, preset: str, crf: int = 20,
-                 fps: float = DEFAULT_FPS, src_fps: float | None = None) -> list[str]:
+                 fps: float = DEFAULT_FPS, src_fps: float | None = None, sar: tuple[int, int] = (1, 1),
+                 audio: dict | None = None) -> list[str]:
     """ffmpeg arguments (no binary, no -y/-loglevel) for one clip: span of `source` -> `out` (mp4)."""
     size = output_size(reframe, src_size)
     # -ss/-t stay input options: an output-side -t can hang ffmpeg near the end of the input.
     inp = ffmpeg.input(str(source), ss=_num(start), t=_num(duration))
     if has_video:
-        video = inp.video
-        if src_fps and src_fps > 0:
-            # Accurate seeking drops the source frame showing at `start`, so the clip's first frame
-            # arrives up to one frame late; `fps` with start_time=0 repeats it from 0 on the source's
-            # frame grid, so video and audio both start at 0 and the frame rate stays constant.
-            video = video.filter("fps", fps=_num(src_fps), start_time=0)
+        video = _display_input(inp, src=src_size or size, sar=sar, src_fps=src_fps)
         video = _reframe(video, reframe, src=src_size or size, size=size)
     else:
         video = ffmpeg.input(f"color=c=black:s={size[0]}x{size[1]}:r={_num(fps)}:d={_num(duration)}",
@@ -218,8 +216,58 @@ def compose_args(*, source: Path | str, start: float, duration: float, has_video
     # Input seeking can hand over one frame too many at the end; the clip is exactly its span.
     video = video.filter("trim", duration=_num(duration))
     opts = {"c:v": "libx264", "preset": preset, "crf": crf, "pix_fmt": "yuv420p",
-            "c:a": "aac", "b:a": "128k", "movflags": "+faststart", "f": "mp4"}
-    return ffmpeg.output(video, inp["a:0"], str(out), **opts).get_args()
+            "c:a": "aac", "b:a": AUDIO_BITRATE, "ar": AUDIO_RATE, "ac": 2, "movflags": "+faststart", "f": "mp4"}
+    return ffmpeg.output(video, _audio_chain(inp, audio), str(out), **opts).get_args()
+
+
+# --- display frame and audio: the source as a player shows and plays it --------------------
+
+
+def _display_input(inp, *, src: tuple[int, int], sar: tuple[int, int], src_fps: float | None):
+    """The source's video in the DISPLAY frame (`src`, the size source.json gives), square pixels.
+
+    Rotation: ffmpeg's autorotate (on by default for every input) turns the frames upright before
+    the graph and drops the rotation flag from the output, so it is applied exactly once and the
+    crop path (display pixels) lands where the faces were found. Pixel shape: a non-square source
+    (1440x1080 at 4:3) is scaled to its display size first, so every crop below is in display pixels.
+    """
+    video = inp.video
+    if src_fps and src_fps > 0:
+        # Accurate seeking drops the source frame showing at `start`, so the clip's first frame
+        # arrives up to one frame late; `fps` with start_time=0 repeats it from 0 on the source's
+        # frame grid, so video and audio both start at 0 and the frame rate stays constant.
+        video = video.filter("fps", fps=_num(src_fps), start_time=0)
+    if sar[0] > 0 and sar[1] > 0 and sar[0] != sar[1]:
+        video = video.filter("scale", w=src[0], h=src[1]).filter("setsar", "1")
+    return video
+
+
+def _audio_chain(inp, audio: dict | None):
+    """The chosen track, downmixed to 48 kHz stereo, loudness-normalised with the clip's measurement.
+
+    `audio` is the loudness stage's decision (NN.loudness.json). loudnorm with the measured values
+    and linear=true applies one gain for the whole clip when the peaks allow it, else its
+    true-peak limiter (dynamic mode); either way in this same encode, never a second pass.
+    """
+    from clipforge.stages.loudness import LRA, stereo_48k
+
+    audio = audio or {}
+    stream = inp[f"a:{int(audio.get('track') or 0)}"]
+    chain = stereo_48k()
+    target, measured = audio.get("target"), audio.get("measured") or {}
+    if target and audio.get("gain_db") is not None and all(measured.get(k) is not None for k in ("i", "tp", "thresh")):
+        # Linear mode needs a range target at least the measured range; it only matters for dynamic mode.
+        lra = min(50.0, max(LRA, float(measured.get("lra") or 0.0) + 1.0))
+        chain += (f",loudnorm=I={_num(target['i'])}:TP={_num(target['tp'])}:LRA={_num(lra)}"
+                  f":measured_I={_num(measured['i'])}:measured_TP={_num(measured['tp'])}"
+                  f":measured_LRA={_num(measured.get('lra') or 0.0)}:measured_thresh={_num(measured['thresh'])}"
+                  f":offset={_num(measured.get('offset') or 0.0)}:linear=true:print_format=none"
+                  f",{stereo_48k()}")  # loudnorm works (and outputs) at 192 kHz: back to 48 kHz
+    for part in chain.split(","):
+        # key=value pairs as keywords: ffmpeg-python escapes ':' and '=' inside a positional argument.
+        name, _, args = part.partition("=")
+        stream = stream.filter(name, **dict(kv.split("=", 1) for kv in args.split(":") if kv))
+    return stream
 
 
 # --- caption check -----------------------------------------------------------------
@@ -256,7 +304,8 @@ def captions_visible(*, ass: Path, fontsdir: Path, size: tuple[int, int], at: fl
 def compose(*, source: Path | str, start: float, duration: float, has_video: bool,
             src_size: tuple[int, int] | None, reframe: dict | None, broll: dict | None,
             ass: Path | None, out: Path | str, fontsdir: Path | None = None, preset: str = "superfast",
-            crf: int = 20, timeout: float | None = None, src_fps: float | None = None) -> dict:
+            crf: int = 20, timeout: float | None = None, src_fps: float | None = None,
+            sar: tuple[int, int] = (1, 1), audio: dict | None = None) -> dict:
     """Encode one clip to `out` atomically; raise CAPTIONS_NOT_VISIBLE before encoding if libass draws nothing."""
     out = Path(out)
     fontsdir = Path(fontsdir) if fontsdir is not None else default_fontsdir()
@@ -269,7 +318,7 @@ def compose(*, source: Path | str, start: float, duration: float, has_video: boo
     with atomic_path(out, ".mp4") as tmp:
         args = compose_args(source=source, start=start, duration=duration, has_video=has_video,
                             src_size=src_size, reframe=reframe, broll=broll, ass=ass, fontsdir=fontsdir,
-                            out=tmp, preset=preset, crf=crf, src_fps=src_fps)
+                            out=tmp, preset=preset, crf=crf, src_fps=src_fps, sar=sar, audio=audio)
         # A stuck encode must become a retryable error; real encodes run far faster than this.
         run_ffmpeg(args, what=f"compose {out.name}", timeout=timeout or 120 + 20 * duration)
         info = probe(tmp, label=out.name)
