@@ -34,6 +34,7 @@ BRIGHT = 96  # a rendered caption pixel counts as drawn when a channel is above 
 MIN_CAPTION_PIXELS = 20  # fewer drawn pixels than this and libass drew nothing useful
 AUDIO_RATE = 48000  # every clip's sound: 48 kHz stereo AAC, what the platforms ingest
 AUDIO_BITRATE = "160k"
+TAIL_HOLD = 0.5  # s the last source frame is held past the source's end (trimmed to the span)
 
 
 def default_fontsdir() -> Path:
@@ -213,11 +214,10 @@ def compose_args(*, source: Path | str, start: float, duration: float, has_video
         video = _overlay_insert(video, ins, size)
     if ass is not None:
         video = _burn(video, Path(ass), Path(fontsdir))
-    # Input seeking can hand over one frame too many at the end; the clip is exactly its span.
-    video = video.filter("trim", duration=_num(duration))
+    video = _span_trim(video, duration, src_fps if has_video else fps)
     opts = {"c:v": "libx264", "preset": preset, "crf": crf, "pix_fmt": "yuv420p",
             "c:a": "aac", "b:a": AUDIO_BITRATE, "ar": AUDIO_RATE, "ac": 2, "movflags": "+faststart", "f": "mp4"}
-    return ffmpeg.output(video, _audio_chain(inp, audio), str(out), **opts).get_args()
+    return ffmpeg.output(video, _audio_chain(inp, audio, duration), str(out), **opts).get_args()
 
 
 # --- display frame and audio: the source as a player shows and plays it --------------------
@@ -239,17 +239,31 @@ def _display_input(inp, *, src: tuple[int, int], sar: tuple[int, int], src_fps: 
         video = video.filter("fps", fps=_num(src_fps), start_time=0)
     if sar[0] > 0 and sar[1] > 0 and sar[0] != sar[1]:
         video = video.filter("scale", w=src[0], h=src[1]).filter("setsar", "1")
-    return video
+    # A span that ends at the end of the source can outlast its last video frame (the audio runs a
+    # little longer): hold that frame, so the clip is never short of its span; `trim` cuts the rest.
+    return video.filter("tpad", stop_mode="clone", stop_duration=_num(TAIL_HOLD))
 
 
-def _audio_chain(inp, audio: dict | None):
+def _span_trim(video, duration: float, fps: float | None):
+    """Exactly the frames that cover [0, duration): never a frame too many, never one short.
+
+    Input seeking can hand over one frame too many; and trim=duration drops a last frame that
+    starts inside the span but ends past it, leaving the clip up to one frame short. Counting
+    frames keeps the one that starts before the end.
+    """
+    if fps and fps > 0:
+        return video.filter("trim", end_frame=max(1, math.ceil(duration * fps - 1e-6)))
+    return video.filter("trim", duration=_num(duration))
+
+
+def _audio_chain(inp, audio: dict | None, duration: float):
     """The chosen track, downmixed to 48 kHz stereo, loudness-normalised with the clip's measurement.
 
     `audio` is the loudness stage's decision (NN.loudness.json). loudnorm with the measured values
     and linear=true applies one gain for the whole clip when the peaks allow it, else its
     true-peak limiter (dynamic mode); either way in this same encode, never a second pass.
     """
-    from clipforge.stages.loudness import LRA, stereo_48k
+    from clipforge.stages.loudness import LRA, TP_MARGIN, stereo_48k
 
     audio = audio or {}
     stream = inp[f"a:{int(audio.get('track') or 0)}"]
@@ -258,11 +272,14 @@ def _audio_chain(inp, audio: dict | None):
     if target and audio.get("gain_db") is not None and all(measured.get(k) is not None for k in ("i", "tp", "thresh")):
         # Linear mode needs a range target at least the measured range; it only matters for dynamic mode.
         lra = min(50.0, max(LRA, float(measured.get("lra") or 0.0) + 1.0))
-        chain += (f",loudnorm=I={_num(target['i'])}:TP={_num(target['tp'])}:LRA={_num(lra)}"
+        ceiling = float(target["tp"]) - TP_MARGIN
+        chain += (f",loudnorm=I={_num(target['i'])}:TP={_num(ceiling)}:LRA={_num(lra)}"
                   f":measured_I={_num(measured['i'])}:measured_TP={_num(measured['tp'])}"
                   f":measured_LRA={_num(measured.get('lra') or 0.0)}:measured_thresh={_num(measured['thresh'])}"
                   f":offset={_num(measured.get('offset') or 0.0)}:linear=true:print_format=none"
                   f",{stereo_48k()}")  # loudnorm works (and outputs) at 192 kHz: back to 48 kHz
+    # loudnorm emits whole 100 ms blocks: without atrim the sound would outlast the picture.
+    chain += f",atrim=duration={_num(duration)}"
     for part in chain.split(","):
         # key=value pairs as keywords: ffmpeg-python escapes ':' and '=' inside a positional argument.
         name, _, args = part.partition("=")

@@ -60,7 +60,7 @@ def rotated(dest: Path, rotation: int) -> Path:
     ccw = rotation % 360
     dest = Path(dest)
     plain = dest.with_suffix(".stored.mp4")
-    audio, af = _speech_input(-18.0)
+    audio, af = _speech_input()
     _ff(["-f", "lavfi", "-i", f"color=c=0x406080:s={W}x{H}:r={FPS}:d={SECONDS}", "-loop", "1", "-i", str(FACE),
          *audio, "-filter_complex", _moving_face(f",{_STORE[ccw]}[v];[2]{af}[a]"), "-map", "[v]", "-map", "[a]",
          "-t", str(SECONDS), *_x264(), "-c:a", "aac", str(plain)], "rotated test video")
@@ -71,7 +71,7 @@ def rotated(dest: Path, rotation: int) -> Path:
 
 def anamorphic(dest: Path) -> Path:
     """640x360 display picture stored as 480x360 with 4:3 pixels; a 100 px circle at (420, 180) and a face."""
-    audio, af = _speech_input(-18.0)
+    audio, af = _speech_input()
     _ff(["-f", "lavfi", "-i", f"color=c=0x406080:s={W}x{H}:r={FPS}:d={SECONDS}", "-loop", "1", "-i", str(FACE),
          *audio, "-filter_complex",
          f"[0]geq=lum='if(lt(hypot(X-420,Y-180),50),235,90)':cb=128:cr=128[bg];[bg][1]overlay=x=120:y={Y}:"
@@ -82,7 +82,7 @@ def anamorphic(dest: Path) -> Path:
 
 def wide(dest: Path, seconds: int = SECONDS) -> Path:
     """A 1280x720 30 fps stage: a face ~36 px high (5 %; 56 px with hair and chin) walking at 120 px/s."""
-    audio, af = _speech_input(-18.0)
+    audio, af = _speech_input()
     _ff(["-f", "lavfi", "-i", f"color=c=0x303840:s=1280x720:r=30:d={seconds}", "-loop", "1", "-i", str(FACE),
          *audio, "-filter_complex",
          "[0]drawbox=x=0:y=520:w=iw:h=200:color=0x604030:t=fill[bg];[1]scale=52:56[f];"
@@ -115,7 +115,7 @@ def surround(dest: Path) -> Path:
 
 def two_tracks(dest: Path) -> Path:
     """Two audio tracks: 0 = a chord of steady tones (music bed, no speech), 1 = the speech."""
-    audio, af = _speech_input(-18.0)
+    audio, af = _speech_input()
     _ff(["-f", "lavfi", "-i", f"color=c=0x406080:s={W}x{H}:r={FPS}:d={SECONDS}", "-loop", "1", "-i", str(FACE),
          *audio, "-f", "lavfi", "-i", f"sine=f=220:r=48000:d={SECONDS}", "-f", "lavfi", "-i",
          f"sine=f=330:r=48000:d={SECONDS}", "-filter_complex",
