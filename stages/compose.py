@@ -259,31 +259,23 @@ def _span_trim(video, duration: float, fps: float | None):
 def _audio_chain(inp, audio: dict | None, duration: float):
     """The chosen track, downmixed to 48 kHz stereo, loudness-normalised with the clip's measurement.
 
-    `audio` is the loudness stage's decision (NN.loudness.json). loudnorm with the measured values
-    and linear=true applies one gain for the whole clip when the peaks allow it, else its
-    true-peak limiter (dynamic mode); either way in this same encode, never a second pass.
+    `audio` is the loudness stage's decision (NN.loudness.json): its gain and limiter ceiling,
+    measured and checked once there, applied here in this same encode (stages.loudness.chain).
     """
-    from clipforge.stages.loudness import LRA, TP_MARGIN, stereo_48k
+    from clipforge.stages.loudness import chain
 
     audio = audio or {}
     stream = inp[f"a:{int(audio.get('track') or 0)}"]
-    chain = stereo_48k()
-    target, measured = audio.get("target"), audio.get("measured") or {}
-    if target and audio.get("gain_db") is not None and all(measured.get(k) is not None for k in ("i", "tp", "thresh")):
-        # Linear mode needs a range target at least the measured range; it only matters for dynamic mode.
-        lra = min(50.0, max(LRA, float(measured.get("lra") or 0.0) + 1.0))
-        ceiling = float(target["tp"]) - TP_MARGIN
-        chain += (f",loudnorm=I={_num(target['i'])}:TP={_num(ceiling)}:LRA={_num(lra)}"
-                  f":measured_I={_num(measured['i'])}:measured_TP={_num(measured['tp'])}"
-                  f":measured_LRA={_num(measured.get('lra') or 0.0)}:measured_thresh={_num(measured['thresh'])}"
-                  f":offset={_num(measured.get('offset') or 0.0)}:linear=true:print_format=none"
-                  f",{stereo_48k()}")  # loudnorm works (and outputs) at 192 kHz: back to 48 kHz
-    # loudnorm emits whole 100 ms blocks: without atrim the sound would outlast the picture.
-    chain += f",atrim=duration={_num(duration)}"
-    for part in chain.split(","):
+    filters = chain(audio.get("gain_db") if audio.get("target") else None, audio.get("limit_db"))
+    # The source's sound can outlast the span by a few samples: the clip's is exactly its span.
+    filters += f",atrim=duration={_num(duration)}"
+    for part in filters.split(","):
         # key=value pairs as keywords: ffmpeg-python escapes ':' and '=' inside a positional argument.
         name, _, args = part.partition("=")
-        stream = stream.filter(name, **dict(kv.split("=", 1) for kv in args.split(":") if kv))
+        if "=" in args or not args:
+            stream = stream.filter(name, **dict(kv.split("=", 1) for kv in args.split(":") if kv))
+        else:
+            stream = stream.filter(name, args)  # volume=6.5dB: one positional value
     return stream
 
 

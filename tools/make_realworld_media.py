@@ -105,9 +105,9 @@ def surround(dest: Path) -> Path:
     audio, _ = _speech_input()
     _ff(["-f", "lavfi", "-i", f"color=c=0x406080:s={W}x{H}:r={FPS}:d={SECONDS}", "-loop", "1", "-i", str(FACE),
          *audio, "-f", "lavfi", "-i", f"sine=f=110:r=48000:d={SECONDS}", "-filter_complex",
-         _moving_face("[v];[2]aresample=48000,volume=-12dB[c];[3]volume=-30dB,asplit=2[sl][sr];"
-                      "anullsrc=r=48000:cl=mono[z1];anullsrc=r=48000:cl=mono[z2];anullsrc=r=48000:cl=mono[z3];"
-                      "[z1][z2][c][z3][sl][sr]join=inputs=6:channel_layout=5.1[a]"),
+         _moving_face("[v];[2]aresample=48000,aformat=channel_layouts=mono,volume=-12dB,atrim=duration=6[c];"
+                      "[3]aformat=channel_layouts=mono,volume=-30dB[h];"
+                      "[c][h]amerge=inputs=2,pan=5.1|FL=0*c0|FR=0*c0|FC=c0|LFE=0*c0|BL=c1|BR=c1[a]"),
          "-map", "[v]", "-map", "[a]", "-t", str(SECONDS), *_x264(), "-c:a", "aac", "-b:a", "256k",
          str(dest)], "5.1 test video")
     return Path(dest)
