@@ -11,6 +11,7 @@ tests call them into a temporary folder (a few seconds each), so nothing large i
   audio_levels(dest, db)   tests/media/speech_short.wav at `db` dB gain under a moving-face video
   surround(dest)           5.1: the speech in the centre channel, a quiet hum in the surrounds
   two_tracks(dest)         track 0 music-like tones (no speech), track 1 the speech
+  phone(dest)              24 s for a whole pipeline run: rotated -90, two tracks, quiet speech on track 1
 
     python tools/make_realworld_media.py OUT_DIR   # all of them, to look at
 """
@@ -125,13 +126,30 @@ def two_tracks(dest: Path) -> Path:
     return Path(dest)
 
 
+def phone(dest: Path, seconds: int = 24) -> Path:
+    """All at once, for a whole pipeline run: stored sideways (-90), track 0 a music bed, track 1 the
+    speech 24 dB down (a quiet room), the face moving in the upright (landscape) picture."""
+    dest = Path(dest)
+    plain = dest.with_suffix(".stored.mp4")
+    _ff(["-f", "lavfi", "-i", f"color=c=0x406080:s={W}x{H}:r={FPS}:d={seconds}", "-loop", "1", "-i", str(FACE),
+         "-stream_loop", "-1", "-i", str(SPEECH), "-f", "lavfi", "-i", f"sine=f=220:r=48000:d={seconds}",
+         "-filter_complex",
+         f"[0][1]overlay=x='{X0}+20*t':y={Y}:shortest=1,{_STORE[270]}[v];[3]volume=-12dB[m];[2]volume=-24dB[s]",
+         "-map", "[v]", "-map", "[m]", "-map", "[s]", "-t", str(seconds), *_x264(), "-c:a", "aac", str(plain)],
+        "phone test video")
+    _ff(["-display_rotation", "-90", "-i", str(plain), "-map", "0", "-c", "copy", str(dest)], "rotation flag")
+    plain.unlink()
+    return dest
+
+
 def main(out: str) -> None:
     d = Path(out)
     d.mkdir(parents=True, exist_ok=True)
     for r in (-90, 90, 180):
         print(rotated(d / f"rot{r}.mp4", r))
     print(anamorphic(d / "anamorphic.mp4"), wide(d / "wide.mp4"), audio_levels(d / "quiet", -40),
-          audio_levels(d / "loud", 12), surround(d / "surround.mp4"), two_tracks(d / "two.mp4"))
+          audio_levels(d / "loud", 12), surround(d / "surround.mp4"), two_tracks(d / "two.mp4"),
+          phone(d / "phone.mp4"))
 
 
 if __name__ == "__main__":

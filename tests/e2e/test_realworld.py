@@ -265,3 +265,30 @@ def test_a_clip_that_ends_with_the_source_is_not_short(folder):
     last_end = times[-1] + 1 / 12
     assert last_end >= span - 1e-3, f"the picture ends at {last_end:.3f} s of a {span:.3f} s span"
     assert last_end < span + 1 / 12 + 1e-3  # and not a frame more than it needs
+
+
+# --- the whole pipeline, as a user runs it ----------------------------------------------------
+
+
+def test_a_quiet_sideways_two_track_phone_video_end_to_end(tmp_path):
+    from tests.helpers import make_project, run_ok
+
+    p = make_project(tmp_path / "proj")
+    media.phone(p.path / "phone.mp4")
+    result = run_ok(p.doit("input=phone.mp4", "clips=2", "min_len=5", "max_len=12", timeout=600))
+    out = result.stdout + result.stderr
+    assert "audio track 1 of 2" in out and "rotation 270" in out
+    m = p.manifest()
+    assert m["input"]["frame"] == "display" and m["input"]["display"] == {"w": media.W, "h": media.H}
+    assert m["input"]["rotation"] == 270 and m["input"]["audio_track"] == 1
+    assert m["clips"], out
+    page = (p.path / "clips" / m["page"]["file"]).read_text()
+    for clip in m["clips"]:
+        assert clip["loudness"]["track"] == 1 and any("very quiet" in w for w in clip["warnings"]), clip
+        assert "WARNING loudness" in out
+        assert clip["warnings"][0].split(":")[0] in page  # the review page shows it too
+        path = p.path / "clips" / clip["file"]
+        _assert_posted_sound(path)
+        info = probe(path)
+        assert (info.width, info.height, info.rotation) == (180, 320, 0)
+        assert face_share(path) >= 0.95
