@@ -11,6 +11,7 @@ tests call them into a temporary folder (a few seconds each), so nothing large i
   audio_levels(dest, db)   tests/media/speech_short.wav at `db` dB gain under a moving-face video
   surround(dest)           5.1: the speech in the centre channel, a quiet hum in the surrounds
   two_tracks(dest)         track 0 music-like tones (no speech), track 1 the speech
+  two_faces(dest)          two still faces, left and right
   phone(dest)              24 s for a whole pipeline run: rotated -90, two tracks, quiet speech on track 1
 
     python tools/make_realworld_media.py OUT_DIR   # all of them, to look at
@@ -123,6 +124,17 @@ def two_tracks(dest: Path) -> Path:
          _moving_face(f"[v];[3][4]amix=inputs=2,volume=-12dB[m];[2]{af}[s]"),
          "-map", "[v]", "-map", "[m]", "-map", "[s]", "-t", str(SECONDS), *_x264(), "-c:a", "aac", str(dest)],
         "two-track test video")
+    return Path(dest)
+
+
+def two_faces(dest: Path) -> Path:
+    """A two-person shot: one face still on the left, one on the right (a podcast or interview)."""
+    audio, af = _speech_input()
+    _ff(["-f", "lavfi", "-i", f"color=c=0x406080:s={W}x{H}:r={FPS}:d={SECONDS}", "-loop", "1", "-i", str(FACE),
+         *audio, "-filter_complex",
+         f"[1]split[f1][f2];[0][f1]overlay=x=60:y={Y}:shortest=1[a1];[a1][f2]overlay=x=460:y={Y - 40}[v];"
+         f"[2]{af}[a]", "-map", "[v]", "-map", "[a]", "-t", str(SECONDS), *_x264(), "-c:a", "aac", str(dest)],
+        "two-face test video")
     return Path(dest)
 
 

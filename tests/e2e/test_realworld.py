@@ -178,6 +178,16 @@ def test_a_small_face_in_a_wide_shot_is_followed(folder):
     assert share >= 0.95, f"an independent detector found the face in {share:.0%} of the frames"
 
 
+def test_several_faces_are_counted_per_sample(folder):
+    src = media.two_faces(folder / "two_faces.mp4")
+    _, _, files = make_clip(src, folder / "two_faces", level="off")
+    d = read_json(files[".reframe.json"])
+    assert d["faces"]["max"] == 2 and d["faces"]["several"] >= 0.9, d["faces"]
+    both = [s for s in d["samples"] if s["count"] == 2]
+    centres = sorted(f[0] + f[2] / 2 for f in both[0]["faces"])
+    assert abs(centres[0] - 120) < 20 and abs(centres[1] - 520) < 20  # where the two faces were put
+
+
 # --- sound ---------------------------------------------------------------------------
 
 
