@@ -83,12 +83,14 @@ def anamorphic(dest: Path) -> Path:
 
 
 def wide(dest: Path, seconds: int = SECONDS) -> Path:
-    """A 1280x720 30 fps stage: a face ~36 px high (5 %; 56 px with hair and chin) walking at 120 px/s."""
+    """A 1280x720 30 fps stage: a face ~36 px high (5 %; 56 px with hair and chin) walking at 120 px/s
+    (slower for a longer clip, so it stays on the stage to the end)."""
+    speed = min(120, round(1000 / seconds))
     audio, af = _speech_input()
     _ff(["-f", "lavfi", "-i", f"color=c=0x303840:s=1280x720:r=30:d={seconds}", "-loop", "1", "-i", str(FACE),
          *audio, "-filter_complex",
          "[0]drawbox=x=0:y=520:w=iw:h=200:color=0x604030:t=fill[bg];[1]scale=52:56[f];"
-         f"[bg][f]overlay=x='100+120*t':y=300:shortest=1[v];[2]{af}[a]", "-map", "[v]", "-map", "[a]",
+         f"[bg][f]overlay=x='100+{speed}*t':y=300:shortest=1[v];[2]{af}[a]", "-map", "[v]", "-map", "[a]",
          "-t", str(seconds), *_x264(), "-c:a", "aac", str(dest)], "wide-shot test video")
     return Path(dest)
 
