@@ -4,7 +4,9 @@ The decisions come from other stages as JSON (NN.reframe.json, NN.broll.json, NN
 this module only turns them into one filter graph, built with ffmpeg-python so that
 paths and expressions are escaped by one tested routine rather than by hand.
 
-Graph order: source -> crop (moving window) -> scale -> setsar=1 -> B-roll overlays -> captions.
+Graph order: source (turned upright by ffmpeg's autorotate) -> display shape (square pixels) ->
+crop (moving window) -> scale -> setsar=1 -> B-roll overlays -> captions; the sound: the chosen
+track -> 48 kHz stereo -> the loudness stage's gain and limiter (see _display_input, _audio_chain).
 Cropping before scaling keeps the cost at a bare crop+scale encode: nothing is ever scaled up
 and then thrown away. Captions go last so they stay on top of every insert.
 """

@@ -95,11 +95,11 @@ def wide(dest: Path, seconds: int = SECONDS) -> Path:
     return Path(dest)
 
 
-def audio_levels(dest: Path, gain_db: float) -> Path:
+def audio_levels(dest: Path, gain_db: float, rate: int = 48000) -> Path:
     """The moving-face video with the speech at `gain_db` (e.g. -40: a quiet room; +12: clipping loud)."""
     audio, af = _speech_input(gain_db)
     _ff(["-f", "lavfi", "-i", f"color=c=0x406080:s={W}x{H}:r={FPS}:d={SECONDS}", "-loop", "1", "-i", str(FACE),
-         *audio, "-filter_complex", _moving_face(f"[v];[2]{af},aresample=48000[a]"), "-map", "[v]", "-map", "[a]",
+         *audio, "-filter_complex", _moving_face(f"[v];[2]{af},aresample={rate}[a]"), "-map", "[v]", "-map", "[a]",
          "-t", str(SECONDS), *_x264(), "-c:a", "pcm_s16le", str(Path(dest).with_suffix(".mov"))], "audio test video")
     return Path(dest).with_suffix(".mov")
 

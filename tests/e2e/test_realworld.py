@@ -227,6 +227,14 @@ def test_another_target_and_off(folder):
     assert abs(ebur128(off)[0] - measured_src["i"]) < 1.0  # left as it was
 
 
+@pytest.mark.parametrize("rate", [8000, 96000])
+def test_any_sample_rate_comes_out_at_48k(folder, rate):
+    src = media.audio_levels(folder / f"rate{rate}", -6, rate=rate)
+    assert probe(src).audio_rate == rate
+    clip, _, _ = make_clip(src, folder / f"rate{rate}")
+    _assert_posted_sound(clip)
+
+
 def test_surround_is_downmixed_to_stereo_with_the_voice_centred(folder):
     src = media.surround(folder / "surround.mp4")
     clip, info, files = make_clip(src, folder / "surround")
