@@ -50,7 +50,7 @@ def _task(name: str, *, run, targets, inputs, after=None, secrets=(), task_dep=(
 
 def task_download():
     def run():
-        stage("download").function()(OPT.input, C.media, C.source_info)
+        stage("download").function()(OPT.input, C.media, C.source_info, audio_track=OPT.audio_track)
 
     def remember_sha():
         CURRENT.state.input_sha256 = read_or(C.source_info, {}).get("sha256")
@@ -63,13 +63,13 @@ def task_chunks():
     def run():
         from clipforge.stages import audio
 
-        audio.extract_wav(C.media, C.wav)
+        audio.extract_wav(C.media, C.wav, track=int(read_or(C.source_info, {}).get("audio_track") or 0))
         stage("chunks").function()(C.wav, C.chunks, OPT.chunk_minutes)
 
     def queue():
         CURRENT.set_queue("transcribe", [{"id": c["id"], "start": c["start"], "end": c["end"]} for c in _chunks()])
 
-    return _task("chunks", run=run, targets=[C.wav, C.chunks], inputs=lambda: [C.media], after=queue,
+    return _task("chunks", run=run, targets=[C.wav, C.chunks], inputs=lambda: [C.media, C.source_info], after=queue,
                  task_dep=["download"])
 
 

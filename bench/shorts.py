@@ -1,8 +1,11 @@
 """shorts: one post-ready short (9:16 face reframe + burned captions + one B-roll image insert).
 
-  a. stages.compose.compose (one ffmpeg encode) vs a bare ffmpeg encode of the same moving crop + scale
+  a. stages.compose.compose (one ffmpeg encode, loudness-normalised 48 kHz stereo sound) vs a bare
+     ffmpeg encode of the same moving crop + scale (same audio format, no normalisation)
   b. the same clip made the moviepy way (per-frame crop, resize, TextClip captions, CompositeVideoClip)
-  c. stages.faces.detect CPU seconds per second of clip (the vfx stage's analysis)
+  c. stages.faces.detect CPU seconds per second of clip (the vfx stage's analysis), on this close-up
+     and on a wide shot whose face is 5 % of the frame height (the small-face second look)
+  d. stages.loudness.plan CPU seconds per second of clip (the loudness stage: measure and check)
 
 The source is generated: tests/media/face.png moving across a testsrc2 background (1280x720, 30 fps),
 with tests/media/speech_long.mp3 as its audio; caption words get synthetic timings from
@@ -27,7 +30,7 @@ SPEECH_END = 49.8
 SRC_SIZE = (1280, 720)
 FPS = 30
 CRF = 20
-AUDIO_BITRATE = "128k"
+AUDIO_BITRATE = "160k"  # as compose: 48 kHz stereo AAC
 
 
 # --------------------------------------------------------------------------------------------- inputs
@@ -88,7 +91,8 @@ def bare_args(src: Path, start: float, duration: float, *, reframe: dict, out: P
     vf = f"crop=w={cw}:h={ch}:x='{x}':y='{y}',scale=w={ow}:h={oh},setsar=1"
     return ["-ss", _num(start), "-t", _num(duration), "-i", str(src), "-map", "0:v:0", "-map", "0:a:0",
             "-vf", vf, "-c:v", "libx264", "-preset", preset, "-crf", str(CRF), "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-movflags", "+faststart", "-f", "mp4", str(out)]
+            "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", "48000", "-ac", "2", "-movflags", "+faststart",
+            "-f", "mp4", str(out)]
 
 
 def _position(path: list[dict], axis: str, hi: float):
@@ -149,7 +153,7 @@ def run(tmp: Path, n: int, quick: bool) -> None:
     from clipforge.assets import FONTS_DIR
     from clipforge.config import DEFAULTS
     from clipforge.media import probe
-    from clipforge.stages import compose, faces, subtitles, vfx
+    from clipforge.stages import compose, faces, loudness, subtitles, vfx
 
     src_seconds, start, duration = (20.0, 2.0, 15.0) if quick else (30.0, 2.0, 25.0)
     preset = DEFAULTS.preset
@@ -176,6 +180,9 @@ def run(tmp: Path, n: int, quick: bool) -> None:
     broll = {"inserts": [{"asset": str(img), "kind": "image", "start": ins_start, "end": ins_start + 3.0,
                           "in": 0.0, "mode": "cutaway", "why": "bench: one image insert"}],
              "note": "1 insert (bench)", "keywords": []}
+    with silenced(d / "log.txt"):
+        sound = loudness.plan(source=str(src), start=start, duration=duration, track=0, channels=1,
+                              loudness=DEFAULTS.loudness, true_peak=DEFAULTS.true_peak)
     (d / "reframe.json").write_text(json.dumps(reframe, indent=1))
     say(f"  reframe: {reframe['note']} ({plan_clock.wall:.1f} s wall incl. detection); "
         f"captions: {cap['words']} words, {cap['events']} events; output {frame[0]}x{frame[1]}")
@@ -189,7 +196,7 @@ def run(tmp: Path, n: int, quick: bool) -> None:
     def ours():
         compose.compose(source=src, start=start, duration=duration, has_video=True, src_size=SRC_SIZE,
                         reframe=reframe, broll=broll, ass=ass, fontsdir=FONTS_DIR, out=outs / "ours.mp4",
-                        preset=preset, crf=CRF)
+                        preset=preset, crf=CRF, audio=sound)
 
     def bare():
         r = subprocess.run(prefix + bare_args(src, start, duration, reframe=reframe, out=outs / "bare.mp4",
@@ -225,9 +232,11 @@ def run(tmp: Path, n: int, quick: bool) -> None:
     a_note = (f"bare = `-vf crop=w:h:x(t):y(t),scale,setsar=1` with the very x(t) expression compose builds "
               f"from the face path ({len(reframe['path'])} keyframes), not a static crop: the graph's window moves, "
               f"and a moving window costs x264 more; CPU ours {o.cpu:.2f} s / bare {b.cpu:.2f} s; "
-              f"ours includes the caption check and the probe; output {out_info.width}x{out_info.height} "
-              f"{out_info.duration:.2f} s")
-    add(Row(name=f"short {duration:g}s: compose vs bare crop+scale", ours=o.wall, base=b.wall, unit="s", goal=1.15,
+              f"ours includes the caption check, the probe and loudness normalisation to "
+              f"{sound['target']['i']:g} LUFS (gain {sound['gain_db']:+.1f} dB + limiter; bare: the same 48 kHz "
+              f"stereo AAC without it); output {out_info.width}x{out_info.height} {out_info.duration:.2f} s")
+    add(Row(name=f"short {duration:g}s: compose (loudness-normalised) vs bare crop+scale", ours=o.wall, base=b.wall,
+            unit="s", goal=1.15,
             note=a_note,
             extra=_extra(times, ("ours", "bare"))))
     if mp_version is None:
@@ -257,6 +266,48 @@ def run(tmp: Path, n: int, quick: bool) -> None:
                  f"at 4/s, {SRC_SIZE[0]}x{SRC_SIZE[1]} source seen at 320 px; median of {light}",
             extra={"cpu_s": [s.cpu for s in det], "wall_s": [s.wall for s in det], "wall_median": f.wall,
                    "clip_seconds": duration}))
+
+    # c2. A wide shot: the face 5 % of the frame height, found only by the second, higher-resolution look.
+    wide_src = _media_tools().wide(d / "wide.mp4", seconds=int(duration) + 1)
+
+    def analyse_wide():
+        track = faces.detect(source=wide_src, start=0.0, duration=duration)
+        analyse_wide.found = sum(1 for s in track.samples if s.faces), len(track.samples)
+        analyse_wide.stats = track.stats
+
+    analyse_wide()
+    det = [measured(analyse_wide)() for _ in range(light)]
+    f = medians(det)
+    say(f"  faces.detect (wide shot) medians: wall {f.wall:.2f} s / CPU {f.cpu:.2f} s for {duration:g} s of clip")
+    add(Row(name=f"faces.detect CPU per clip second, 5 % faces ({duration:g}s)", ours=f.cpu, base=duration, unit="s",
+            goal=0.30,
+            note=f"1280x720 30 fps wide shot, face ~36 px high; faces in {analyse_wide.found[0]}/"
+                 f"{analyse_wide.found[1]} samples; second look on {analyse_wide.stats.get('second_look')} samples "
+                 f"at {analyse_wide.stats.get('big')}; wall {f.wall / duration:.3f} per clip second; median of {light}",
+            extra={"cpu_s": [s.cpu for s in det], "wall_s": [s.wall for s in det], "clip_seconds": duration}))
+
+    # d. The loudness stage: loudnorm's measurement plus the checks of the gain + limiter chain.
+    def measure_sound():
+        measure_sound.plan = loudness.plan(source=str(src), start=start, duration=duration, track=0, channels=1,
+                                           loudness=DEFAULTS.loudness, true_peak=DEFAULTS.true_peak)
+
+    det = [measured(measure_sound)() for _ in range(light)]
+    f = medians(det)
+    add(Row(name=f"loudness stage CPU per clip second ({duration:g}s)", ours=f.cpu, base=duration, unit="s",
+            goal=0.30,
+            note=f"{measure_sound.plan['passes']} check pass(es) after the measurement; expected "
+                 f"{measure_sound.plan['expected']}; wall {f.wall:.2f} s; median of {light}",
+            extra={"cpu_s": [s.cpu for s in det], "wall_s": [s.wall for s in det], "clip_seconds": duration}))
+
+
+def _media_tools():
+    """tools/make_realworld_media.py (the issue-19 test media makers), loaded from its file."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_realworld_media", ROOT / "tools" / "make_realworld_media.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _extra(times: dict, names) -> dict:

@@ -59,6 +59,9 @@ class Options:
     broll_max_len: float = 3.0  # seconds per insert at most
     broll_protect: float = 2.0  # opening seconds of a clip never covered
     broll_share: float = 0.3  # share of a clip covered at most
+    loudness: str = "-14"  # integrated loudness target in LUFS (EBU R128) for every clip, or "off"
+    true_peak: float = -1.0  # true-peak ceiling in dBTP for the loudness normalisation
+    audio_track: int = -1  # audio track to use (0 = first); -1: the first track that holds speech
     keep: str = "no"  # yes: keep temp_processing/ (the editable decisions) after success
 
     def stage_hash(self, stage: str) -> str:
@@ -263,11 +266,28 @@ def _check(opts: Options) -> None:
         raise OptionError(f"option height={opts.height} must be between 64 and 4320 pixels")
     if opts.broll_max < 0 or opts.broll_max_len <= 0 or opts.broll_protect < 0 or not 0 <= opts.broll_share <= 1:
         raise OptionError("broll_max >= 0, broll_max_len > 0, broll_protect >= 0 and 0 <= broll_share <= 1")
+    if opts.loudness != "off" and loudness_target(opts.loudness) is None:
+        raise OptionError(f"option loudness={opts.loudness!r} must be a target in LUFS between -40 and -5 "
+                          "(e.g. -14, -16, -23) or off")
+    if not -9 <= opts.true_peak <= 0:
+        raise OptionError(f"option true_peak={opts.true_peak} must be between -9 and 0 dBTP")
+    if opts.audio_track < -1:
+        raise OptionError(f"option audio_track={opts.audio_track} must be -1 (the first track with speech) "
+                          "or a track number 0, 1, ...")
     from clipforge.whisper_models import check_language
 
     check_language(opts.resolved_whisper_model(), language=opts.language, asked=opts.whisper_model)
     if opts.segmenter == "llm" and not llm_configured():
         raise OptionError("segmenter=llm needs OPENAI_BASE_URL and/or OPENAI_API_KEY in the environment")
+
+
+def loudness_target(raw: str) -> float | None:
+    """The LUFS target of loudness=, or None for "off" or a value that is not a usable target."""
+    try:
+        value = float(str(raw).strip().lower().removesuffix("lufs"))
+    except ValueError:
+        return None
+    return value if -40 <= value <= -5 else None
 
 
 def load_options(cmdline: dict[str, str] | None = None, pyproject: str = "pyproject.toml") -> Options:

@@ -37,6 +37,45 @@ class MediaInfo:
     height: int | None
     audio_codec: str | None
     video_codec: str | None
+    # The DISPLAY frame (what a player shows) is clipforge's one coordinate system: width and
+    # height above are display pixels, after rotation and pixel shape; these say how it is stored.
+    rotation: int = 0  # display-matrix rotation, degrees counter-clockwise: 0, 90, 180 or 270
+    sar: tuple[int, int] = (1, 1)  # sample (pixel) aspect ratio of the stored frame
+    stored_width: int | None = None
+    stored_height: int | None = None
+    audio_tracks: int = 1
+    audio_channels: int | None = None
+    audio_rate: int | None = None
+
+
+def display_size(stored: tuple[int, int], *, rotation: int, sar: tuple[int, int]) -> tuple[int, int]:
+    """The frame a player shows for a stored w x h frame: pixel shape first (width), then rotation."""
+    w, h = stored
+    if sar[0] > 0 and sar[1] > 0 and sar[0] != sar[1]:
+        w = max(2, round(w * sar[0] / sar[1] / 2) * 2)
+    return (h, w) if rotation % 180 == 90 else (w, h)
+
+
+def _sar(video) -> tuple[int, int]:
+    ratio = video.sample_aspect_ratio or video.codec_context.sample_aspect_ratio
+    if not ratio or ratio.numerator <= 0 or ratio.denominator <= 0:
+        return (1, 1)
+    return (ratio.numerator, ratio.denominator)
+
+
+def _rotation(container, video) -> int:
+    """The display rotation (counter-clockwise degrees, a multiple of 90) of the first decoded frame.
+
+    PyAV exposes the stream's display matrix (a phone's "rotate" flag) on decoded frames.
+    """
+    import av
+
+    try:
+        for frame in container.decode(video):
+            return int(round(float(frame.rotation or 0) / 90.0)) * 90 % 360
+    except (av.error.FFmpegError, AttributeError, ValueError):
+        pass
+    return 0
 
 
 def probe(path: Path | str, label: str | None = None) -> MediaInfo:
@@ -63,12 +102,21 @@ def probe(path: Path | str, label: str | None = None) -> MediaInfo:
                 raise InputError(f"input {name} has no audio stream", code=ErrorCode.NO_AUDIO)
             _decode_some_audio(container, audio, name)
             fps = float(video.average_rate) if video is not None and video.average_rate else None
+            shape: dict = {}
+            if video is not None:
+                stored = (video.codec_context.width, video.codec_context.height)
+                container.seek(0)
+                rotation, sar = _rotation(container, video), _sar(video)
+                width, height = display_size(stored, rotation=rotation, sar=sar)
+                shape = dict(width=width, height=height, rotation=rotation, sar=sar,
+                             stored_width=stored[0], stored_height=stored[1])
             return MediaInfo(
                 duration=duration, has_audio=True, has_video=video is not None, fps=fps,
-                width=video.codec_context.width if video is not None else None,
-                height=video.codec_context.height if video is not None else None,
+                width=shape.pop("width", None), height=shape.pop("height", None),
                 audio_codec=audio.codec_context.name,
                 video_codec=video.codec_context.name if video is not None else None,
+                audio_tracks=len(container.streams.audio), audio_channels=audio.codec_context.channels,
+                audio_rate=audio.codec_context.sample_rate, **shape,
             )
     except ClipforgeError:
         raise
@@ -128,7 +176,16 @@ def run_ffmpeg(args: list[str], *, what: str, timeout: float | None = None) -> N
     `timeout` bounds a run that should long have finished: a stuck ffmpeg must become
     a retryable error, never a run that hangs forever.
     """
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
+    _run(args, what=what, timeout=timeout, loglevel="error")
+
+
+def ffmpeg_log(args: list[str], *, what: str, timeout: float | None = None) -> str:
+    """run_ffmpeg, but at log level info, returning what ffmpeg printed (a filter's measurements)."""
+    return _run(args, what=what, timeout=timeout, loglevel="info")
+
+
+def _run(args: list[str], *, what: str, timeout: float | None, loglevel: str) -> str:
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", loglevel, "-y", *args]
     if (threads := thread_budget()) and args:
         # The output file is always the last argument: -threads before it caps the encoder.
         cmd[-1:-1] = ["-threads", str(threads)]
@@ -152,6 +209,7 @@ def run_ffmpeg(args: list[str], *, what: str, timeout: float | None = None) -> N
         if "No space left" in text:
             raise ClipforgeError(f"{what}: disk full ({last})", code=ErrorCode.DISK_FULL)
         raise FFmpegError(f"{what}: ffmpeg failed: {last}")
+    return err.decode(errors="replace")
 
 
 def is_disk_full(err: BaseException) -> bool:

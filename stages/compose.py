@@ -4,7 +4,9 @@ The decisions come from other stages as JSON (NN.reframe.json, NN.broll.json, NN
 this module only turns them into one filter graph, built with ffmpeg-python so that
 paths and expressions are escaped by one tested routine rather than by hand.
 
-Graph order: source -> crop (moving window) -> scale -> setsar=1 -> B-roll overlays -> captions.
+Graph order: source (turned upright by ffmpeg's autorotate) -> display shape (square pixels) ->
+crop (moving window) -> scale -> setsar=1 -> B-roll overlays -> captions; the sound: the chosen
+track -> 48 kHz stereo -> the loudness stage's gain and limiter (see _display_input, _audio_chain).
 Cropping before scaling keeps the cost at a bare crop+scale encode: nothing is ever scaled up
 and then thrown away. Captions go last so they stay on top of every insert.
 """
@@ -32,6 +34,9 @@ PIP_MARGIN = 0.04  # its margin from the top and right edges, fraction of the ou
 FIT_BLUR_SCALE = 4  # the blurred background of "fit" is blurred at 1/4 size: cheap and just as blurry
 BRIGHT = 96  # a rendered caption pixel counts as drawn when a channel is above this
 MIN_CAPTION_PIXELS = 20  # fewer drawn pixels than this and libass drew nothing useful
+AUDIO_RATE = 48000  # every clip's sound: 48 kHz stereo AAC, what the platforms ingest
+AUDIO_BITRATE = "160k"
+TAIL_HOLD = 0.5  # s the last source frame is held past the source's end (trimmed to the span)
 
 
 def default_fontsdir() -> Path:
@@ -195,18 +200,14 @@ def _burn(video, ass: Path, fontsdir: Path):
 def compose_args(*, source: Path | str, start: float, duration: float, has_video: bool,
                  src_size: tuple[int, int] | None, reframe: dict | None, broll: dict | None,
                  ass: Path | None, fontsdir: Path, out: Path | str, preset: str, crf: int = 20,
-                 fps: float = DEFAULT_FPS, src_fps: float | None = None) -> list[str]:
+                 fps: float = DEFAULT_FPS, src_fps: float | None = None, sar: tuple[int, int] = (1, 1),
+                 audio: dict | None = None) -> list[str]:
     """ffmpeg arguments (no binary, no -y/-loglevel) for one clip: span of `source` -> `out` (mp4)."""
     size = output_size(reframe, src_size)
     # -ss/-t stay input options: an output-side -t can hang ffmpeg near the end of the input.
     inp = ffmpeg.input(str(source), ss=_num(start), t=_num(duration))
     if has_video:
-        video = inp.video
-        if src_fps and src_fps > 0:
-            # Accurate seeking drops the source frame showing at `start`, so the clip's first frame
-            # arrives up to one frame late; `fps` with start_time=0 repeats it from 0 on the source's
-            # frame grid, so video and audio both start at 0 and the frame rate stays constant.
-            video = video.filter("fps", fps=_num(src_fps), start_time=0)
+        video = _display_input(inp, src=src_size or size, sar=sar, src_fps=src_fps)
         video = _reframe(video, reframe, src=src_size or size, size=size)
     else:
         video = ffmpeg.input(f"color=c=black:s={size[0]}x{size[1]}:r={_num(fps)}:d={_num(duration)}",
@@ -215,11 +216,69 @@ def compose_args(*, source: Path | str, start: float, duration: float, has_video
         video = _overlay_insert(video, ins, size)
     if ass is not None:
         video = _burn(video, Path(ass), Path(fontsdir))
-    # Input seeking can hand over one frame too many at the end; the clip is exactly its span.
-    video = video.filter("trim", duration=_num(duration))
+    video = _span_trim(video, duration, src_fps if has_video else fps)
     opts = {"c:v": "libx264", "preset": preset, "crf": crf, "pix_fmt": "yuv420p",
-            "c:a": "aac", "b:a": "128k", "movflags": "+faststart", "f": "mp4"}
-    return ffmpeg.output(video, inp["a:0"], str(out), **opts).get_args()
+            "c:a": "aac", "b:a": AUDIO_BITRATE, "ar": AUDIO_RATE, "ac": 2, "movflags": "+faststart", "f": "mp4"}
+    return ffmpeg.output(video, _audio_chain(inp, audio, duration), str(out), **opts).get_args()
+
+
+# --- display frame and audio: the source as a player shows and plays it --------------------
+
+
+def _display_input(inp, *, src: tuple[int, int], sar: tuple[int, int], src_fps: float | None):
+    """The source's video in the DISPLAY frame (`src`, the size source.json gives), square pixels.
+
+    Rotation: ffmpeg's autorotate (on by default for every input) turns the frames upright before
+    the graph and drops the rotation flag from the output, so it is applied exactly once and the
+    crop path (display pixels) lands where the faces were found. Pixel shape: a non-square source
+    (1440x1080 at 4:3) is scaled to its display size first, so every crop below is in display pixels.
+    """
+    video = inp.video
+    if src_fps and src_fps > 0:
+        # Accurate seeking drops the source frame showing at `start`, so the clip's first frame
+        # arrives up to one frame late; `fps` with start_time=0 repeats it from 0 on the source's
+        # frame grid, so video and audio both start at 0 and the frame rate stays constant.
+        video = video.filter("fps", fps=_num(src_fps), start_time=0)
+    if sar[0] > 0 and sar[1] > 0 and sar[0] != sar[1]:
+        video = video.filter("scale", w=src[0], h=src[1]).filter("setsar", "1")
+    # A span that ends at the end of the source can outlast its last video frame (the audio runs a
+    # little longer): hold that frame, so the clip is never short of its span; `trim` cuts the rest.
+    return video.filter("tpad", stop_mode="clone", stop_duration=_num(TAIL_HOLD))
+
+
+def _span_trim(video, duration: float, fps: float | None):
+    """Exactly the frames that cover [0, duration): never a frame too many, never one short.
+
+    Input seeking can hand over one frame too many; and trim=duration drops a last frame that
+    starts inside the span but ends past it, leaving the clip up to one frame short. Counting
+    frames keeps the one that starts before the end.
+    """
+    if fps and fps > 0:
+        return video.filter("trim", end_frame=max(1, math.ceil(duration * fps - 1e-6)))
+    return video.filter("trim", duration=_num(duration))
+
+
+def _audio_chain(inp, audio: dict | None, duration: float):
+    """The chosen track, downmixed to 48 kHz stereo, loudness-normalised with the clip's measurement.
+
+    `audio` is the loudness stage's decision (NN.loudness.json): its gain and limiter ceiling,
+    measured and checked once there, applied here in this same encode (stages.loudness.chain).
+    """
+    from clipforge.stages.loudness import chain
+
+    audio = audio or {}
+    stream = inp[f"a:{int(audio.get('track') or 0)}"]
+    filters = chain(audio.get("gain_db") if audio.get("target") else None, audio.get("limit_db"))
+    # The source's sound can outlast the span by a few samples: the clip's is exactly its span.
+    filters += f",atrim=duration={_num(duration)}"
+    for part in filters.split(","):
+        # key=value pairs as keywords: ffmpeg-python escapes ':' and '=' inside a positional argument.
+        name, _, args = part.partition("=")
+        if "=" in args or not args:
+            stream = stream.filter(name, **dict(kv.split("=", 1) for kv in args.split(":") if kv))
+        else:
+            stream = stream.filter(name, args)  # volume=6.5dB: one positional value
+    return stream
 
 
 # --- caption check -----------------------------------------------------------------
@@ -256,7 +315,8 @@ def captions_visible(*, ass: Path, fontsdir: Path, size: tuple[int, int], at: fl
 def compose(*, source: Path | str, start: float, duration: float, has_video: bool,
             src_size: tuple[int, int] | None, reframe: dict | None, broll: dict | None,
             ass: Path | None, out: Path | str, fontsdir: Path | None = None, preset: str = "superfast",
-            crf: int = 20, timeout: float | None = None, src_fps: float | None = None) -> dict:
+            crf: int = 20, timeout: float | None = None, src_fps: float | None = None,
+            sar: tuple[int, int] = (1, 1), audio: dict | None = None) -> dict:
     """Encode one clip to `out` atomically; raise CAPTIONS_NOT_VISIBLE before encoding if libass draws nothing."""
     out = Path(out)
     fontsdir = Path(fontsdir) if fontsdir is not None else default_fontsdir()
@@ -269,7 +329,7 @@ def compose(*, source: Path | str, start: float, duration: float, has_video: boo
     with atomic_path(out, ".mp4") as tmp:
         args = compose_args(source=source, start=start, duration=duration, has_video=has_video,
                             src_size=src_size, reframe=reframe, broll=broll, ass=ass, fontsdir=fontsdir,
-                            out=tmp, preset=preset, crf=crf, src_fps=src_fps)
+                            out=tmp, preset=preset, crf=crf, src_fps=src_fps, sar=sar, audio=audio)
         # A stuck encode must become a retryable error; real encodes run far faster than this.
         run_ffmpeg(args, what=f"compose {out.name}", timeout=timeout or 120 + 20 * duration)
         info = probe(tmp, label=out.name)

@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from clipforge.errors import DownloadError, ErrorCode, InputError
+from clipforge.errors import DownloadError, ErrorCode, InputError, OptionError
 from clipforge.fsutil import atomic_path, sha256_file, write_json
 from clipforge.media import ffmpeg_exe, probe
 from clipforge.redact import is_url, redact_url, scrub
@@ -21,8 +21,13 @@ def check_local(path: str) -> Path:
     return p
 
 
-def run(input_source: str, media_out: str, info_out: str) -> None:
-    """Link/copy or download the source to `media_out`, probe it, and write `info_out` (source.json)."""
+def run(input_source: str, media_out: str, info_out: str, *, audio_track: int = -1) -> None:
+    """Link/copy or download the source to `media_out`, probe it, and write `info_out` (source.json).
+
+    width/height in source.json are the DISPLAY frame (rotation and pixel shape applied), the one
+    frame every later decision is in; `stored` is the frame as coded. `audio_track` < 0: the
+    first track that holds speech.
+    """
     out = Path(media_out)
     with atomic_path(out, ".media") as tmp:
         if is_url(input_source):
@@ -30,6 +35,7 @@ def run(input_source: str, media_out: str, info_out: str) -> None:
         else:
             _link_or_copy(check_local(input_source), tmp)
         info = probe(tmp, label=redact_url(input_source))
+    track, why = _audio_track(str(out), info, audio_track)
     write_json(info_out, {
         "input": redact_url(input_source) if is_url(input_source) else str(Path(input_source)),
         "sha256": sha256_file(out),
@@ -41,7 +47,31 @@ def run(input_source: str, media_out: str, info_out: str) -> None:
         "height": info.height,
         "audio_codec": info.audio_codec,
         "video_codec": info.video_codec,
+        "frame": "display",
+        "rotation": info.rotation,
+        "sar": f"{info.sar[0]}:{info.sar[1]}",
+        "stored": {"w": info.stored_width, "h": info.stored_height} if info.has_video else None,
+        "audio_tracks": info.audio_tracks,
+        "audio_track": track,
+        "audio_track_why": why,
+        "audio_channels": info.audio_channels,
+        "audio_rate": info.audio_rate,
     })
+    if info.rotation or info.sar[0] != info.sar[1]:
+        print(f"  download: stored {info.stored_width}x{info.stored_height}, rotation {info.rotation}, "
+              f"pixel shape {info.sar[0]}:{info.sar[1]}: clips use the display frame {info.width}x{info.height}")
+
+
+def _audio_track(media: str, info, wanted: int) -> tuple[int, str]:
+    from clipforge.stages.audio import choose_track
+
+    if wanted >= info.audio_tracks:
+        raise OptionError(f"audio_track={wanted} but the input has {info.audio_tracks} audio track(s) "
+                          f"(0-{info.audio_tracks - 1})", code=ErrorCode.BAD_OPTION)
+    track, why = choose_track(media, info.audio_tracks, wanted if wanted >= 0 else None)
+    if info.audio_tracks > 1 or wanted >= 0:
+        print(f"  download: {why}")
+    return track, why
 
 
 def _link_or_copy(src: Path, dest: Path) -> None:

@@ -24,15 +24,20 @@ from clipforge.records import ClipJob, ClipPlan
 
 
 def ffmpeg_args(source: str, start: float, duration: float, *, out: str, cut: str, has_video: bool = True,
-                preset: str = DEFAULTS.preset) -> list[str]:
+                preset: str = DEFAULTS.preset, track: int = 0, audio_filter: str | None = None) -> list[str]:
+    """A plain cut; `audio_filter` (the loudness stage's chain) re-encodes the sound even with cut=copy."""
     # -t as an input option: the output-side -t can hang ffmpeg 9 (both streams, cut ending just before EOF).
-    args = ["-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", source, "-map", "0:a:0"]
+    args = ["-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", source, "-map", f"0:a:{track}"]
     if has_video:
         args[6:6] = ["-map", "0:v:0"]
+    sound = ["-c:a", "aac", "-b:a", "160k", "-ar", "48000", "-ac", "2"]
+    if audio_filter:
+        sound = ["-af", f"{audio_filter},atrim=duration={duration:.6f}", *sound]
     if cut == "copy":
-        args += ["-c", "copy", "-avoid_negative_ts", "make_zero"]
+        args += ["-c:v", "copy", *sound] if audio_filter else ["-c", "copy"]
+        args += ["-avoid_negative_ts", "make_zero"]
     else:
-        args += ["-c:a", "aac", "-b:a", "128k"]
+        args += sound
         if has_video:
             args += ["-c:v", "libx264", "-preset", preset, "-crf", "20", "-pix_fmt", "yuv420p"]
     return args + ["-movflags", "+faststart", "-f", "mp4", out]
@@ -42,10 +47,15 @@ def run(job: ClipJob) -> None:
     plan, opts = job.clip, job.options
     reframe = read_json(job.inputs["vfx.reframe.json"])
     broll = read_json(job.inputs["broll.broll.json"])
+    audio = read_json(job.inputs["loudness.loudness.json"])
     ass = job.inputs["subtitles.ass"] if opts["captions"] == "burn" and job.words else None
     has_video = job.source_info.get("has_video", True)
-    if not _composes(reframe, broll, ass, has_video=has_video):
-        return _cut(job.source, plan, job.output(), cut=opts["cut"], has_video=has_video, preset=opts["preset"])
+    if not _composes(reframe, broll, ass, has_video=has_video) and not _non_square(job.source_info):
+        from clipforge.stages.loudness import chain
+
+        normalise = chain(audio.get("gain_db"), audio.get("limit_db")) if audio.get("target") else None
+        return _cut(job.source, plan, job.output(), cut=opts["cut"], has_video=has_video, preset=opts["preset"],
+                    track=int(audio.get("track") or 0), audio_filter=normalise)
     from clipforge.stages import compose
 
     if opts["cut"] == "copy":
@@ -54,7 +64,21 @@ def run(job: ClipJob) -> None:
     compose.compose(source=job.source, start=plan.start, duration=plan.duration, has_video=has_video,
                     src_size=(src.get("width") or 0, src.get("height") or 0), reframe=reframe, broll=broll,
                     ass=Path(ass) if ass else None, fontsdir=FONTS_DIR, out=Path(job.output()),
-                    preset=opts["preset"], src_fps=src.get("fps"))
+                    preset=opts["preset"], src_fps=src.get("fps"), sar=_sar(src), audio=audio)
+
+
+def _sar(info: dict) -> tuple[int, int]:
+    try:
+        a, b = (int(v) for v in str(info.get("sar") or "1:1").split(":"))
+        return (a, b) if a > 0 and b > 0 else (1, 1)
+    except ValueError:
+        return (1, 1)
+
+
+def _non_square(info: dict) -> bool:
+    """Pixels that are not square: a plain cut would keep them, compose shows them at their display shape."""
+    sar = _sar(info)
+    return bool(info.get("has_video")) and sar[0] != sar[1]
 
 
 def _composes(reframe: dict, broll: dict, ass: str | None, *, has_video: bool) -> bool:
@@ -63,11 +87,12 @@ def _composes(reframe: dict, broll: dict, ass: str | None, *, has_video: bool) -
     return not same_frame or bool(broll.get("inserts")) or ass is not None
 
 
-def _cut(source: str, plan: ClipPlan, out: str, *, cut: str, has_video: bool, preset: str) -> None:
+def _cut(source: str, plan: ClipPlan, out: str, *, cut: str, has_video: bool, preset: str, track: int = 0,
+         audio_filter: str | None = None) -> None:
     announce(cut)
     with atomic_path(out, ".mp4") as tmp:
         run_ffmpeg(ffmpeg_args(source, plan.start, plan.duration, out=str(tmp), cut=cut, has_video=has_video,
-                               preset=preset),
+                               preset=preset, track=track, audio_filter=audio_filter),
                    what=f"extracting {plan.id}", timeout=120 + 10 * plan.duration)
         info = probe(tmp)  # a clip that does not decode is never renamed into place
         if info.duration < min(0.5, plan.duration / 2):

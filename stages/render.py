@@ -68,9 +68,28 @@ def _decisions(ctx, plan: ClipPlan) -> dict:
     return {
         "aspect": reframe.get("aspect"), "reframe": reframe.get("mode"), "detector": reframe.get("detector"),
         "face_coverage": reframe.get("coverage"), "frame": reframe.get("output"),
+        "faces": reframe.get("faces"), **_sound(ctx, plan),
         "broll": [{k: i.get(k) for k in ("asset", "start", "end", "mode", "why")} for i in broll.get("inserts", [])],
         "captions_burned": ctx.opts.captions == "burn" and bool(plan.text.strip()),
     }
+
+
+def _sound(ctx, plan: ClipPlan) -> dict:
+    """The clip's loudness decision and its warnings (too quiet, clipped, silent) for the manifest."""
+    sound = _read(ctx.unit_file("loudness", plan.id, ".loudness.json"))
+    if not sound:
+        return {}
+    keep = ("target", "track", "channels", "measured", "gain_db")
+    return {"loudness": {k: sound.get(k) for k in keep}, "warnings": list(sound.get("warnings") or [])}
+
+
+def _source_frame(info: dict) -> dict:
+    """How the source is shown (display, the frame every decision is in) and how it is stored."""
+    display = {"w": info.get("width"), "h": info.get("height")} if info.get("has_video") else None
+    return {"frame": "display", "display": display, "stored": info.get("stored"),
+            "rotation": info.get("rotation", 0), "sar": info.get("sar", "1:1"),
+            "audio_track": info.get("audio_track", 0), "audio_tracks": info.get("audio_tracks", 1),
+            "audio_track_why": info.get("audio_track_why")}
 
 
 def _read(path: str) -> dict:
@@ -115,7 +134,7 @@ def run(*, ctx, last) -> None:
         "tool": "clipforge", "version": __version__, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "run_key": ctx.run_key(), "plan_sha256": sha256_file(ctx.segments),
         "input": {"source": source_info["input"], "sha256": source_info["sha256"],
-                  "duration": source_info["duration"], "id": input_id},
+                  "duration": source_info["duration"], "id": input_id, **_source_frame(source_info)},
         "segmenter": segments["segmenter"],
         "models": {"whisper": _read(ctx.transcript).get("model", ctx.opts.whisper_model),
                    "llm": segments.get("llm_model")},

@@ -46,6 +46,7 @@ main { padding: 20px 28px 40px; max-width: 1200px; }
 .card { display: grid; grid-template-columns: 260px 1fr; gap: 20px; background: #fff; border: 1px solid var(--line);
         border-radius: 10px; padding: 16px; margin-bottom: 18px; }
 .card video { width: 260px; max-height: 462px; background: #000; border-radius: 6px; }
+.warn { color: #8a4b00; background: #fff4e0; border: 1px solid #f0c070; border-radius: 6px; padding: 6px 6px 6px 24px; }
 .card h3 { margin: 0 0 4px; font-size: 19px; }
 .meta { color: var(--muted); margin-bottom: 8px; }
 .score { display: inline-block; background: var(--accent); color: #fff; border-radius: 12px; padding: 0 9px;
@@ -145,7 +146,7 @@ def _card(n: int, clip: dict, *, clips: list[dict], total: float, folder: Path |
       ({start:.2f}&ndash;{end:.2f} s)</div>
     <div class="timeline" aria-label="where this clip sits in the source">{timeline}</div>
     <p class="reason">{escape(str(clip.get('reason', '')))}</p>
-    <div>{flags}</div>
+    <div>{flags}</div>{_warnings(clip)}
     <div class="text">{escape(str(clip.get('text', '')))}</div>
     <div class="dl">Download: <a href="{name}" download="{name}">{shown}</a>
       {"&middot; captions: " + captions if captions else ""}</div>
@@ -153,13 +154,20 @@ def _card(n: int, clip: dict, *, clips: list[dict], total: float, folder: Path |
 </section>"""
 
 
-def _warnings(warnings) -> str:
+def _run_warnings(warnings) -> str:
+    """The run's warnings (a transcript in another language, a decoding loop): at the top, for every clip."""
     items = [w for w in warnings or [] if isinstance(w, dict)]
     if not items:
         return ""
     rows = "".join(f'<li><b>{escape(str(w.get("code", "")))}</b>: {escape(str(w.get("message", "")))}</li>'
                    for w in items)
     return f'<div class="box warnings" role="alert"><h2>Warnings</h2><ul>{rows}</ul></div>'
+
+
+def _warnings(clip: dict) -> str:
+    """The clip's warnings (e.g. a recording too quiet or clipped to fix) where the editor looks."""
+    items = "".join(f"<li>{escape(str(w))}</li>" for w in clip.get("warnings") or [])
+    return f'<ul class="warn" role="alert">{items}</ul>' if items else ""
 
 
 def _rows(pairs: list[tuple[str, str]]) -> str:
@@ -213,7 +221,7 @@ def build_page(manifest: dict, timings: dict | None = None, folder: Path | None 
 <body>
 <header><h1>clipforge review &middot; {len(clips)} clip(s)</h1><div class="src">{source}</div></header>
 <main>
-{_warnings(manifest.get("warnings"))}
+{_run_warnings(manifest.get("warnings"))}
 <div class="summary">
   <div class="box"><h2>Run</h2><table>{run_rows}</table></div>
   <div class="box"><h2>LLM tokens</h2>{_usage(manifest.get('llm_usage'))}</div>

@@ -3,13 +3,17 @@
 Shape of NN.reframe.json (compose implements against it):
   mode     "face" | "center" | "fit" | "off"
   aspect   the requested aspect ("9:16", "1:1", "4:5", "16:9", "source")
-  source   {"w", "h"} of the video stream, or null without one
+  frame    "display": every size and position here is in display pixels (what a player shows:
+           the source's rotation flag and pixel shape applied; source.json says how it is stored)
+  source   {"w", "h"} of the video stream's display frame, or null without one
   crop     {"w", "h"} window cut from the source (the whole source for fit/off), or null without video
   output   {"w", "h"} frame to encode
   path     [{"t", "x", "y", "cut"}]: top-left of the crop window at clip time t (see stages.camera);
            empty for fit/off
   detector face detector name, or null when none ran
-  samples  [{"t", "faces": [[x, y, w, h]], "scene_cut"}] the detector's samples (source px)
+  samples  [{"t", "count", "faces": [[x, y, w, h]], "scene_cut"}] the detector's samples: how many
+           faces and where, per sample (display px)
+  faces    {"max": most faces in one sample, "several": share of face samples with 2+ faces}
   coverage share of face samples whose face the window keeps, or null
   note     one line for the report
 """
@@ -88,15 +92,23 @@ def plan_reframe(*, source: str | Path, start: float, duration: float, src_size:
 
 def _decision(mode, aspect, src, *, crop, out, path=(), detector=None, samples=(), coverage=None, note="") -> dict:
     return {
-        "mode": mode, "aspect": aspect,
+        "mode": mode, "aspect": aspect, "frame": "display",
         "source": _size(*src) if src else None,
         "crop": _size(*crop) if crop else None,
         "output": _size(*out),
         "path": [k.to_dict() for k in path],
-        "detector": detector, "samples": list(samples),
+        "detector": detector, "samples": list(samples), "faces": _face_counts(samples),
         "coverage": None if coverage is None else round(coverage, 4),
         "note": note,
     }
+
+
+def _face_counts(samples) -> dict:
+    """How many faces the samples hold: a later layout stage (or the editor) can choose a split."""
+    counts = [len(s.get("faces") or ()) for s in samples]
+    with_face = [c for c in counts if c]
+    return {"max": max(counts, default=0),
+            "several": round(sum(c > 1 for c in with_face) / len(with_face), 4) if with_face else 0.0}
 
 
 def write_reframe(path: str | Path, decision: dict) -> None:

@@ -112,6 +112,7 @@ MOMENTS = {
     "subtitles, one clip done": lambda p: _recorded(p, "subtitles:seg001"),
     "vfx, one clip done": lambda p: _recorded(p, "vfx:seg001"),
     "broll, one clip done": lambda p: _recorded(p, "broll:seg001"),
+    "loudness, one clip done": lambda p: _recorded(p, "loudness:seg001"),
     "compose encoding": lambda p: _part_in(p, "extract"),
     "compose, one clip done": lambda p: _recorded(p, "extract:seg001"),
 }

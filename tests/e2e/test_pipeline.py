@@ -236,8 +236,10 @@ def test_list_after_a_finished_run(finished):
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
-    # The plain-cut path: nothing to compose, so cut=copy is a real stream copy.
-    p = make_project(tmp_path_factory.mktemp("chain") / "proj", options={"aspect": "source", "captions": "off"})
+    # The plain-cut path: nothing to compose (no frame, captions or loudness change), so cut=copy is a
+    # real stream copy.
+    p = make_project(tmp_path_factory.mktemp("chain") / "proj",
+                     options={"aspect": "source", "captions": "off", "loudness": "off"})
     runs = SimpleNamespace(project=p)
     runs.one = run_ok(p.doit("extract:seg002", timeout=180))
     runs.one_files = sorted(f.name for f in p.temp("extract").iterdir())

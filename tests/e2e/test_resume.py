@@ -49,6 +49,7 @@ LATE_FAILURES = [
     ("subtitles:seg002", "subtitles", "seg002"),
     ("vfx:seg002", "vfx", "seg002"),
     ("broll:seg001", "broll", "seg001"),
+    ("loudness:seg002", "loudness", "seg002"),
     ("extract:seg002", "extract", "seg002"),
     ("render", "render", None),
 ]
