@@ -15,13 +15,15 @@ import numpy as np
 HOP = 0.01  # seconds per energy frame
 FRAME = 0.025  # seconds of audio per energy frame
 REACH = 0.3  # seconds an edge may move: Whisper is rarely further off than this
-# ... except the first word after a pause, which batched decoding often starts (and squeezes) up to
-# 0.5 s late (SYSTRAN/faster-whisper#919): its onset is looked for over this much of the pause before it.
+# ... except next to a pause: batched decoding often starts (and squeezes) a sentence's first word up
+# to 0.5 s late (SYSTRAN/faster-whisper#919), and base ends its last word up to 0.5 s early; those
+# edges are looked for over this much of the pause.
 REACH_AFTER_PAUSE = 0.6
 MIN_PAUSE = 0.06  # seconds of quiet on the outer side of an edge: shorter dips are stop closures inside speech
 MIN_WORD = 0.05  # seconds: a refined word never gets shorter than this
 ABOVE_FLOOR_DB = 9.0  # an energy frame at least this far above the local noise floor is speech
 MIN_CONTRAST_DB = 15.0  # less than this between the quiet and loud frames nearby: no pause to find
+QUIET_CAP = 0.25  # seconds: quiet longer than this beside an edge is a pause, however long
 CONTEXT = 30  # frames either side of the search range that set the local floor and loudness
 
 
@@ -50,27 +52,35 @@ def _voiced(db: np.ndarray, lo: int, hi: int) -> np.ndarray | None:
 
 
 def _edge(db: np.ndarray, near: int, *, onset: bool, lo: int, hi: int) -> int | None:
-    """The onset (or offset) frame nearest to frame `near` among frames lo..hi, or None.
+    """The best onset (or offset) frame for an edge Whisper put at frame `near`, among frames lo..hi.
 
-    An onset is a speech frame with MIN_PAUSE of quiet just before it; an offset, just after it.
+    An onset is a speech frame with at least MIN_PAUSE of quiet just before it; an offset, just
+    after it. Among several, the one bordering the longer quiet wins (up to QUIET_CAP), then the
+    nearer: a sentence's real end is followed by the pause, while a stop consonant inside a word
+    ("dan-ger-ous") leaves a dip of only 60-100 ms, often nearer to Whisper's early guess.
     """
-    pause = round(MIN_PAUSE / HOP)
-    a, b = max(lo - pause - CONTEXT, 0), min(hi + pause + CONTEXT + 1, len(db))
+    pause, cap = round(MIN_PAUSE / HOP), round(QUIET_CAP / HOP)
+    a, b = max(lo - cap - CONTEXT, 0), min(hi + cap + CONTEXT + 1, len(db))
     if lo > hi or b - a < 2 * pause:
         return None
     voiced = _voiced(db, a, b)
     if voiced is None:
         return None
-    found = []
+    best, best_score = None, None
     for k in range(max(lo, a), min(hi, b - 1) + 1):
         j = k - a
         if not voiced[j]:
             continue
-        side = voiced[max(j - pause, 0):j] if onset else voiced[j + 1:j + 1 + pause]
-        at_edge = (j - pause < 0 and a == 0) if onset else (j + 1 + pause > len(voiced) and b == len(db))
-        if (len(side) == pause or at_edge) and not side.any():
-            found.append(k)
-    return min(found, key=lambda k: abs(k - near)) if found else None
+        side = voiced[max(j - cap, 0):j][::-1] if onset else voiced[j + 1:j + 1 + cap]
+        quiet = int(np.argmax(side)) if side.any() else len(side)
+        if quiet == len(side) < cap:
+            quiet = cap  # the side ran into the chunk's own edge: quiet beyond it
+        if quiet < pause:
+            continue
+        score = (-min(quiet, cap), abs(k - near))
+        if best_score is None or score < best_score:
+            best, best_score = k, score
+    return best
 
 
 def refine(words: list[dict], audio: np.ndarray, *, rate: int, offset: float) -> list[dict]:
@@ -99,7 +109,8 @@ def refine(words: list[dict], audio: np.ndarray, *, rate: int, offset: float) ->
         k = _edge(db, frame(w["start"]), onset=True, lo=lo, hi=min(frame(w["start"] + REACH), frame(w["end"])))
         if k is not None:
             w["start"] = round(at(k) - HOP / 2, 3)
-        hi = min(frame(w["end"] + REACH), frame(next_start) - 1, frames - 1)
+        before_pause = i + 1 == len(words) or next_start - w["end"] >= MIN_PAUSE
+        hi = min(frame(w["end"] + (REACH_AFTER_PAUSE if before_pause else REACH)), frame(next_start) - 1, frames - 1)
         lo = max(frame(w["end"] - REACH), frame(w["start"] + MIN_WORD))
         k = _edge(db, frame(w["end"]), onset=False, lo=lo, hi=hi)
         if k is not None:
