@@ -337,7 +337,7 @@ def select(cands: list[_Candidate], sents: list[_Sentence], clips: int) -> list[
     return sorted(chosen, key=lambda c: c.i)
 
 
-def _title(terms: Counter[str], df: Counter[str], n_sents: int, opening: frozenset[str] = frozenset()) -> str:
+def _title(terms: Counter[str], df: Counter[str], n_sents: int, *, opening: frozenset[str] = frozenset()) -> str:
     """2-5 content words, ranked by tf-idf (sentences as documents), Title Cased.
 
     Words of the opening sentence weigh more: a speaker names the subject first ("Our next
@@ -378,7 +378,8 @@ def _to_span(c: _Candidate, sents: list[_Sentence], words: list[Word], *, starts
     keys = sum(v >= 2 for v in terms.values())
     first, last = sents[c.i].first, sents[c.j].last
     quote = " ".join(w.text.strip() for w in words[first:min(first + 6, last + 1)])
-    return Span(start=words[first].start, end=words[last].end, title=_title(terms, df, len(sents), frozenset(sents[c.i].content)),
+    title = _title(terms, df, len(sents), opening=frozenset(sents[c.i].content))
+    return Span(start=words[first].start, end=words[last].end, title=title,
                 reason=_reason(c, sents, starts=starts, keys=keys, pause=pause),
                 score=max(0, min(100, round(c.score))), quote=quote)
 
