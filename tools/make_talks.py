@@ -62,7 +62,8 @@ TALKS: dict[str, list[tuple[str, float, list[str]]]] = {
                        "Can you all see my slides now?",
                        "Okay, it looks like the screen share is working."]),
         ("topic", 0.8, ["Why do volcanoes erupt?",
-                        "Deep under the crust, hot rock melts into magma that is lighter than the solid rock around it.",
+                        "Deep under the crust, hot rock melts into magma that is lighter than the solid rock "
+                        "around it.",
                         "Gas bubbles in the rising magma expand, like a shaken bottle of soda.",
                         "When that pressure beats the strength of the rock above, the mountain explodes.",
                         "Mount Saint Helens lost four hundred metres of its summit in nineteen eighty."]),
