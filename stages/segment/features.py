@@ -52,6 +52,7 @@ HOOK_OPENERS = frozenset("why how what imagine here's picture nobody everyone ne
                          "secret truth surprisingly actually".split())
 STRONG_WORDS = frozenset("never always every nobody everyone most biggest smallest fastest oldest first only "
                          "secret surprising surprisingly actually myth wrong truth even".split())
+TITLE_WORDS = 10  # more is not a title
 NUMBER_WORDS = frozenset("two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty "
                          "sixty seventy eighty ninety hundred hundreds thousand thousands million millions "
                          "billion billions percent half".split())
@@ -97,3 +98,24 @@ def closes(text: str) -> bool:
     """Whether a sentence ends a thought: a full stop or exclamation, not a question, comma or colon."""
     t = text.rstrip().rstrip("\"')]”’")
     return t.endswith((".", "!", "…")) and not t.endswith(("...", ":"))
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower().replace("’", "'"))
+
+
+def title_problem(title: str, text: str) -> str | None:
+    """Why a title is unusable (None when it is fine): no real words, too long, or the clip's opening copied."""
+    words = _tokens(title)
+    if not any(len(w) >= 3 and w.isalpha() for w in words):
+        return "no real words"
+    if len(words) > TITLE_WORDS:
+        return f"{len(words)} words"
+    opening = _tokens(text)[:len(words) + 4]
+    # The clip's own first words ("Why Do Volcanoes Erupt" for "Why do volcanoes erupt? Deep...")
+    # or a run of 3+ words lifted from its opening: that is the transcript, not a title.
+    if len(words) >= 2 and opening[:len(words)] == words:
+        return "copies the clip's opening words"
+    if len(words) >= 3 and any(opening[k:k + len(words)] == words for k in range(len(opening))):
+        return "copies the clip's opening words"
+    return None

@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
 
-from clipforge.stages.segment.features import DULL_PHRASES
+from clipforge.stages.segment.features import DULL_PHRASES, title_problem
 
 KINDS = ("insight", "story", "how-to", "fact", "opinion", "joke", "question and answer")
 DULL_KINDS = tuple(DULL_PHRASES)  # mic check, screen sharing, sponsor read, housekeeping, ...
 # {"title": "...", "kind": "..."} with a title of up to 8 words is ~25 tokens in common tokenizers;
 # the rest is slack. A model looping inside the title string stops here (finish_reason "length").
 LABEL_MAX_TOKENS = 48
-TITLE_WORDS = 10  # more is not a title
 RANK_ROUNDS = 3   # rank requests per run, each with its own shuffled order; positions averaged
 
 
@@ -59,27 +57,6 @@ def label_messages(text: str) -> list[dict]:
                                  dull=", ".join(f'"{k}"' for k in DULL_KINDS))
     return [{"role": "system", "content": system},
             {"role": "user", "content": "Transcript of the clip:\n" + " ".join(text.split())}]
-
-
-def _tokens(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower().replace("’", "'"))
-
-
-def title_problem(title: str, text: str) -> str | None:
-    """Why a title is unusable (None when it is fine): no real words, too long, or the clip's opening copied."""
-    words = _tokens(title)
-    if not any(len(w) >= 3 and w.isalpha() for w in words):
-        return "no real words"
-    if len(words) > TITLE_WORDS:
-        return f"{len(words)} words"
-    opening = _tokens(text)[:len(words) + 4]
-    # The clip's own first words ("Why Do Volcanoes Erupt" for "Why do volcanoes erupt? Deep...")
-    # or a run of 3+ words lifted from its opening: that is the transcript, not a title.
-    if len(words) >= 2 and opening[:len(words)] == words:
-        return "copies the clip's opening words"
-    if len(words) >= 3 and any(opening[k:k + len(words)] == words for k in range(len(opening))):
-        return "copies the clip's opening words"
-    return None
 
 
 def check_label(reply: dict, text: str) -> tuple[str, str, str | None]:

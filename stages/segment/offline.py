@@ -337,7 +337,8 @@ def select(cands: list[_Candidate], sents: list[_Sentence], clips: int) -> list[
     return sorted(chosen, key=lambda c: c.i)
 
 
-def _title(terms: Counter[str], df: Counter[str], n_sents: int, *, opening: frozenset[str] = frozenset()) -> str:
+def _title(terms: Counter[str], df: Counter[str], n_sents: int, *, opening: frozenset[str] = frozenset(),
+           text: str = "") -> str:
     """2-5 content words, ranked by tf-idf (sentences as documents), Title Cased.
 
     Words of the opening sentence weigh more: a speaker names the subject first ("Our next
@@ -346,7 +347,11 @@ def _title(terms: Counter[str], df: Counter[str], n_sents: int, *, opening: froz
     # first two, only terms the span repeats are kept, so one-offs don't pad it.
     ranked = sorted(terms, key=lambda t: (-terms[t] * math.log(1 + n_sents / df[t]) * (1.5 if t in opening else 1), t))
     top = [t for q, t in enumerate(ranked[:5]) if q < 2 or terms[t] >= 2]
-    return " ".join(t[:1].upper() + t[1:] for t in top)  # str.title() would give "Here'S"
+    # Never the clip's own opening words ("Glaciers Carve" for "Glaciers carve valleys..."): the next
+    # pair of key terms that is not a run of the opening instead.
+    tries = [top, *([a, b] for a in ranked[:5] for b in ranked[:5] if a != b)]
+    best = next((t for t in tries if not ft.title_problem(" ".join(t), text)), top)
+    return " ".join(t[:1].upper() + t[1:] for t in best)  # str.title() would give "Here'S"
 
 
 def _reason(c: _Candidate, sents: list[_Sentence], *, starts: set[int], keys: int, pause: float) -> str:
@@ -378,7 +383,8 @@ def _to_span(c: _Candidate, sents: list[_Sentence], words: list[Word], *, starts
     keys = sum(v >= 2 for v in terms.values())
     first, last = sents[c.i].first, sents[c.j].last
     quote = " ".join(w.text.strip() for w in words[first:min(first + 6, last + 1)])
-    title = _title(terms, df, len(sents), opening=frozenset(sents[c.i].content))
+    text = " ".join(w.text.strip() for w in words[first:last + 1])
+    title = _title(terms, df, len(sents), opening=frozenset(sents[c.i].content), text=text)
     return Span(start=words[first].start, end=words[last].end, title=title,
                 reason=_reason(c, sents, starts=starts, keys=keys, pause=pause),
                 score=max(0, min(100, round(c.score))), quote=quote)

@@ -13,6 +13,7 @@ import pytest
 from clipforge.errors import ErrorCode, LLMError, LLMReplyError
 from clipforge.records import Span
 from clipforge.stages.segment import llm_protocol as proto
+from clipforge.stages.segment.features import title_problem
 from clipforge.stages.segment.ledger import Ledger
 from clipforge.stages.segment.llm import LLMOptions, choose_spans, parse_reply
 from clipforge.stages.segment.offline import Shortlisted
@@ -105,7 +106,7 @@ def test_a_dull_label_vetoes_the_candidate(tmp_path):
     ("...", "no real words"), ("12 34", "no real words"), ("word " * 11, "11 words"),
     ("How Yeast Makes Bread Rise", None), ("Bread", None), ("Carbon Dioxide Bubbles", None)])
 def test_title_problems(title, problem):
-    found = proto.title_problem(title, TOPICS[0])
+    found = title_problem(title, TOPICS[0])
     assert (found is None) if problem is None else (problem in found), found
 
 
