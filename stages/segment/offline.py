@@ -300,7 +300,8 @@ def candidates(sents: list[_Sentence], starts: set[int], opts: OfflineOptions, *
         w = {k: 0.0 if k in opts.off else v for k, v in WEIGHTS.items()}
         if sents[i].dull and "dull" not in opts.off and not dull_ok:
             continue
-        head = (w["edges"] / 2 * _edge(gap[i], i in starts, opts.pause) * _opening(sents[i], i in starts)
+        # A dangling opening costs up to a whole edge's worth: the viewer lacks what it refers to.
+        head = (w["edges"] / 2 * (_edge(gap[i], i in starts, opts.pause) + _opening(sents[i], i in starts) - 1)
                 + w["hook"] * ft.hook(question=sents[i].question, tokens=sents[i].tokens))
         counts: Counter[str] = Counter()
         toks = keys = 0
