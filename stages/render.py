@@ -120,6 +120,10 @@ def run(*, ctx, last) -> None:
         "models": {"whisper": _read(ctx.transcript).get("model", ctx.opts.whisper_model),
                    "llm": segments.get("llm_model")},
         "llm_usage": segments.get("llm_usage"),
+        # What the segment stage could not do cleanly (a clip holding a dull passage, a candidate
+        # without a usable LLM label) and which candidates a model labelled dull.
+        "segment_warnings": segments.get("warnings") or [],
+        "vetoed": segments.get("vetoed") or [],
         "clips": entries,
     }
     manifest["timings"] = stage_timings(time.monotonic() - began)

@@ -90,6 +90,8 @@ def test_copying_model_gets_offline_titles_and_a_dull_label_vetoes(project):
         vetoed_text = user_text(server.requests[0]).split("\n", 1)[1]
     segments = json.loads(project.temp("segments.json").read_text())
     assert [v["kind"] for v in segments["vetoed"]] == ["sponsor read"]
+    assert project.manifest()["vetoed"] == segments["vetoed"], "the veto is in the manifest too"
+    assert "vetoed as dull" in (project.path / "clips" / "index.html").read_text()
     clips = project.manifest()["clips"]
     assert len(clips) == 2
     for clip in clips:

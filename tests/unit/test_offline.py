@@ -269,7 +269,7 @@ def test_no_clip_holds_a_dull_passage_between_topics(kind):
     paras = [COOKING, DULL[kind], ASTRONOMY]
     tr = make_transcript(paras, topic_gap=0.8)
     dull_from, dull_to = topic_ranges(tr, paras)[1]
-    spans = propose_spans(tr, OfflineOptions(clips=5, min_len=10, max_len=30))
+    spans = propose_spans(tr, OfflineOptions(clips=8, min_len=5, max_len=30))
     assert spans
     for s in spans:
         assert s.end <= dull_from or s.start >= dull_to, (kind, span_text(tr, s)[:80])
