@@ -10,7 +10,8 @@ a sponsor read, housekeeping, subscribe requests, greetings and thanks) between 
 clip lengths and counts, the share of chosen clips that hold a dull sentence, against chance (a
 random sentence-aligned run of a valid length). Goal: never. Each offline feature is switched off
 in turn (OfflineOptions.off) to measure its effect: dull picks, clips spanning two topics, clips
-opening on a dangling word ("So", "And", a pronoun).
+opening on a dangling word ("So", "And", a pronoun), clips opening their topic, clips opening on a hook
+(a question or a number).
 """
 
 from __future__ import annotations
@@ -96,12 +97,12 @@ def _sections(name: str) -> list:
 
 def _pick_stats(transcripts: dict[str, str], off: tuple[str, ...]) -> dict:
     """Counts over every talk x length x clip count: clips, dull ones, two-topic ones, dangling openings."""
-    from clipforge.stages.segment.features import dangling, pronoun_open
+    from clipforge.stages.segment.features import dangling, has_number, pronoun_open
     from clipforge.stages.segment.offline import OfflineOptions, propose_spans
     from clipforge.stages.transcribe import load_transcript
     from tests.talks import section_of, sentences_of
 
-    n = dull = mixed = dangle = 0
+    n = dull = mixed = dangle = opens = hooks = 0
     for name, path in transcripts.items():
         tr, sections = load_transcript(path), _sections(name)
         words = tr.words()
@@ -115,7 +116,20 @@ def _pick_stats(transcripts: dict[str, str], off: tuple[str, ...]) -> dict:
                     dull += any(sections[k].kind == "dull" for k in found)
                     mixed += len(found) > 1
                     dangle += dangling(lead) or pronoun_open(lead)
-    return {"clips": n, "dull": dull, "mixed": mixed, "dangling": dangle}
+                    first = sentences_of(text)[0] if sentences_of(text) else ""
+                    sec = sections[section_of(first, sections)] if first else None
+                    opens += bool(sec) and section_of(first, [sec]) == 0 and _first_of(first, sec)
+                    hooks += first.rstrip().endswith("?") or has_number(tuple(first.lower().split()))
+    return {"clips": n, "dull": dull, "mixed": mixed, "dangling": dangle, "opens_topic": opens, "hook": hooks}
+
+
+def _first_of(sentence: str, section) -> bool:
+    """Whether `sentence` is the first sentence of its script section (the clip opens its topic)."""
+    from tests.talks import tokens
+
+    words = tokens(sentence)
+    best = max(range(len(section.sentences)), key=lambda k: len(words & tokens(section.sentences[k])))
+    return best == 0
 
 
 def _chance(transcripts: dict[str, str]) -> float:
@@ -152,7 +166,8 @@ def run_dull(transcripts: dict[str, str]) -> None:
         add(Row(name=f"dull picks on our talks, offline, {label}", ours=pct, base=chance, unit="%",
                 goal=0.0 if not off else None,
                 note=f"{st['dull']} of {st['clips']} clips hold a dull passage; {st['mixed']} span two sections; "
-                     f"{st['dangling']} open on a dangling word",
+                     f"{st['dangling']} open on a dangling word; {st['opens_topic']} open their topic; "
+                     f"{st['hook']} open on a question or number",
                 extra=st))
 
 

@@ -48,6 +48,7 @@ class Ledger:
         self.path = Path(path)
         self._entries: dict[str, dict] = {}
         self._spent: dict[str, dict] = {}
+        self._rejected: dict[str, int] = {}
         self._load()
 
     def _load(self) -> None:
@@ -71,6 +72,8 @@ class Ledger:
             spent[f] += v
         if not entry.get("rejected"):
             self._entries[key] = entry  # a later duplicate wins
+        else:
+            self._rejected[key] = self._rejected.get(key, 0) + 1
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -81,6 +84,10 @@ class Ledger:
     def get(self, key: str) -> dict | None:
         """The latest accepted reply to this request (rejected ones are never returned)."""
         return self._entries.get(key)
+
+    def rejected(self, key: str) -> int:
+        """How many replies to this request were recorded as rejected (a resumed run asks on from there)."""
+        return self._rejected.get(key, 0)
 
     def spent(self, key: str) -> dict:
         """Token usage of every reply recorded for this request, accepted or rejected."""

@@ -223,13 +223,16 @@ def _request(ses: _Session, messages: list[dict], *, schema: dict, name: str, ma
     def record(reply, used: dict, *, rejected: str | None = None) -> None:
         ses.ledger.append(key, reply, usage=used, model=opts.model, rejected=rejected)  # durable before use
 
-    reply, value, used = _ask(ses, messages, schema=schema, max_tokens=max_tokens, check=check, record=record)
+    # Re-asks already recorded (a run killed mid-way) are not sent again: the next one is.
+    done = min(ses.ledger.rejected(key), opts.retries)
+    reply, value, used = _ask(ses, messages, schema=schema, max_tokens=max_tokens, check=check, record=record,
+                              done=done)
     record(reply, used)
     return value
 
 
-def _ask(ses: _Session, messages: list[dict], *, schema: dict, max_tokens: int, check, record):
-    """Send until a usable reply, within opts.retries retries of any kind."""
+def _ask(ses: _Session, messages: list[dict], *, schema: dict, max_tokens: int, check, record, done: int = 0):
+    """Send until a usable reply, within opts.retries retries of any kind; `done` re-asks are already spent."""
     import openai
 
     opts, endpoint, usage, fmt = ses.opts, ses.endpoint, ses.usage, ses.fmt
@@ -246,7 +249,7 @@ def _ask(ses: _Session, messages: list[dict], *, schema: dict, max_tokens: int, 
         return _short(scrub_known(text, endpoint))
 
     where = redact_url(endpoint)
-    attempt = reasks = 0
+    attempt = reasks = done
     while True:
         last = attempt == opts.retries
         usage["requests"] += 1

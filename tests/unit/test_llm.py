@@ -122,6 +122,23 @@ def test_copied_title_is_asked_again_with_nothing_of_ours_added(tmp_path):
     assert entries[0]["rejected"].endswith("copies the clip's opening words") and "rejected" not in entries[1]
 
 
+def test_a_run_killed_after_a_rejected_reply_asks_on_with_the_next_re_ask(tmp_path):
+    """The rejected reply is in the ledger: the resumed run sends the next re-ask, not the request again."""
+    path = tmp_path / "l.jsonl"
+    with LLMServer(default="copy") as srv:
+        run(make_cands(1), opts_for(srv, retries=0), Ledger(path))  # one reply, rejected... and used as last
+        lines = path.read_text().splitlines()
+        assert len(lines) == 1
+        # As if killed after the first, rejected reply of a run with retries left: keep it as rejected only.
+        entry = json.loads(lines[0])
+        path.write_text(json.dumps({**entry, "rejected": "title 'x': copies the clip's opening words"}) + "\n")
+        srv.set_script([], default="smart")
+        result = run(make_cands(1), opts_for(srv, retries=2), Ledger(path))
+        again = srv.requests[1:]
+    assert len(again) == 1 and again[0]["seed"] == 1, "the original request is not sent again"
+    assert result.spans[0].title == "All About Dioxide"
+
+
 def test_a_model_that_always_copies_gets_the_offline_title_and_is_not_asked_again(tmp_path):
     path = tmp_path / "l.jsonl"
     with LLMServer(default="copy") as srv:
