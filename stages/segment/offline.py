@@ -294,11 +294,10 @@ def candidates(sents: list[_Sentence], starts: set[int], opts: OfflineOptions, *
     for i in range(n):
         in_recap = _cue(sents[i], RECAP_CUES) if i in starts else in_recap
         recap[i] = in_recap
+    w = {k: 0.0 if k in opts.off else v for k, v in WEIGHTS.items()}
+    no_dull = "dull" not in opts.off and not dull_ok
     for i in range(n):
-        if recap[i] and not recaps:
-            continue
-        w = {k: 0.0 if k in opts.off else v for k, v in WEIGHTS.items()}
-        if sents[i].dull and "dull" not in opts.off and not dull_ok:
+        if (recap[i] and not recaps) or (sents[i].dull and no_dull):
             continue
         # A dangling opening costs up to a whole edge's worth: the viewer lacks what it refers to.
         head = (w["edges"] / 2 * (_edge(gap[i], i in starts, opts.pause) + _opening(sents[i], i in starts) - 1)
@@ -309,7 +308,7 @@ def candidates(sents: list[_Sentence], starts: set[int], opts: OfflineOptions, *
             if j > i and j in starts:
                 break  # never straddle a topic boundary
             dur = sents[j].end - sents[i].start
-            if dur > opts.max_len or (sents[j].dull and "dull" not in opts.off and not dull_ok):
+            if dur > opts.max_len or (sents[j].dull and no_dull):
                 break
             toks += sents[j].n_tokens
             for t in sents[j].content:
