@@ -8,6 +8,24 @@ from __future__ import annotations
 
 import re
 
+# Function words: never key terms, never the noun a demonstrative points at.
+STOPWORDS = frozenset("""
+a about above across after again against all almost also always am an and another any are aren't around
+as at away back be because been before being below between both but by can can't cannot could couldn't
+did didn't do does doesn't doing don't down during each even ever every few for from further get gets
+getting go goes going gonna got had hadn't has hasn't have haven't having he he'd he'll he's her here
+here's hers herself him himself his how how's i i'd i'll i'm i've if in into is isn't it it's its itself
+just kind know let let's like lot lots made make makes many may maybe me mean might more most much must
+mustn't my myself need next no nor not now of off oh ok okay often on once one only or other ought our
+ours ourselves out over own pretty quite really right said same say says see shan't she she'd she'll
+she's should shouldn't so some something still such sure take than that that's the their theirs them
+themselves then there there's these they they'd they'll they're they've thing things think this those
+though through to too uh um under until up upon us very without within along toward towards onto
+into across among beside besides inside outside want was wasn't way we we'd we'll we're we've
+well were weren't what what's when when's where where's which while who who's whom why why's will with
+won't would wouldn't yeah yes yet you you'd you'll you're you've your yours yourself yourselves
+""".split())
+
 # Passages a short must never hold: they mean nothing outside the talk they were said in.
 # Matched as whole words on the lower-cased sentence; the key is the kind reported.
 DULL_PHRASES: dict[str, tuple[str, ...]] = {
@@ -47,6 +65,7 @@ DANGLING_OPENERS = frozenset(["so", "and", "but", "or", "because", "also", "then
                               "which is why", "as i said", "like i said", "as well"])
 # A pronoun whose referent sits in the sentence before ("It has eight arms.").
 PRONOUN_OPENERS = frozenset("it its it's this that these those they them their he she his her".split())
+DEMONSTRATIVES = frozenset("this that these those".split())
 # Openings of a hook: a dare, a reveal, a strong claim.
 HOOK_OPENERS = frozenset("why how what imagine here's picture nobody everyone never stop listen "
                          "secret truth surprisingly actually".split())
@@ -77,6 +96,15 @@ def dangling(lead: tuple[str, ...]) -> bool:
 
 def pronoun_open(lead: tuple[str, ...]) -> bool:
     return bool(lead) and lead[0] in PRONOUN_OPENERS
+
+
+def refers_back(tokens: tuple[str, ...]) -> bool:
+    """A pronoun, or a demonstrative before a noun ("trap that gas"), early in the sentence: its
+    referent is in the sentence before."""
+    if pronoun_open(tokens[:1]):
+        return True
+    return any(t in DEMONSTRATIVES and nxt not in STOPWORDS and nxt.isalpha()
+               for t, nxt in zip(tokens[1:6], tokens[2:7]))
 
 
 def has_number(tokens: tuple[str, ...]) -> bool:

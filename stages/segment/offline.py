@@ -22,22 +22,7 @@ from clipforge.records import Span, Transcript, Word
 from clipforge.stages.segment import features as ft
 from clipforge.stages.segment.boundary_words import CLOSERS, ends_sentence
 
-STOPWORDS = frozenset("""
-a about above across after again against all almost also always am an and another any are aren't around
-as at away back be because been before being below between both but by can can't cannot could couldn't
-did didn't do does doesn't doing don't down during each even ever every few for from further get gets
-getting go goes going gonna got had hadn't has hasn't have haven't having he he'd he'll he's her here
-here's hers herself him himself his how how's i i'd i'll i'm i've if in into is isn't it it's its itself
-just kind know let let's like lot lots made make makes many may maybe me mean might more most much must
-mustn't my myself need next no nor not now of off oh ok okay often on once one only or other ought our
-ours ourselves out over own pretty quite really right said same say says see shan't she she'd she'll
-she's should shouldn't so some something still such sure take than that that's the their theirs them
-themselves then there there's these they they'd they'll they're they've thing things think this those
-though through to too uh um under until up upon us very without within along toward towards onto
-into across among beside besides inside outside want was wasn't way we we'd we'll we're we've
-well were weren't what what's when when's where where's which while who who's whom why why's will with
-won't would wouldn't yeah yes yet you you'd you'll you're you've your yours yourself yourselves
-""".split())
+STOPWORDS = ft.STOPWORDS
 
 # Openings by which speakers announce a new topic ("Now, why...", "Next, how...", "To sum up").
 # With a pause before it, a sentence that opens like this (or asks a question) starts a topic:
@@ -268,7 +253,7 @@ def _opening(s: _Sentence, boundary: bool) -> float:
     """1 for a clean opening; less for one that leans on the sentence before ("So...", "It...")."""
     if ft.dangling(s.lead):
         return 0.2
-    if ft.pronoun_open(s.lead):
+    if ft.refers_back(s.tokens):
         return 0.8 if boundary else 0.4
     return 1.0
 

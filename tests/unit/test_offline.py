@@ -317,3 +317,13 @@ def test_ordinal_and_next_topic_cues_open_topics():
     for text in ("Third, why do cats purr", "Our next topic is pencils.", "Next up: pencils.", "Secondly, bees."):
         words = [Word(t, float(k), k + 0.5) for k, t in enumerate(text.split())]
         assert opens_topic(_make_sentence(words, 0, len(words) - 1)), text
+
+
+@pytest.mark.parametrize("text, back", [
+    ("Stretchy gluten proteins trap that gas in bubbles.", True), ("It has eight arms.", True),
+    ("These bubbles grow in the oven.", True), ("Short blue waves are scattered more strongly.", False),
+    ("I think that octopuses are clever.", False), ("Bread dough contains flour and yeast.", False)])
+def test_an_opening_that_points_back_at_the_sentence_before(text, back):
+    from clipforge.stages.segment.features import refers_back
+
+    assert refers_back(tuple(t.strip(".,").lower() for t in text.split())) is back
