@@ -66,6 +66,8 @@ DANGLING_OPENERS = frozenset(["so", "and", "but", "or", "because", "also", "then
 # A pronoun whose referent sits in the sentence before ("It has eight arms.").
 PRONOUN_OPENERS = frozenset("it its it's this that these those they them their he she his her".split())
 DEMONSTRATIVES = frozenset("this that these those".split())
+THAT_CLAUSE = frozenset("think thought know knew say said says believe mean means show shows showed found find "
+                        "so such realize realized notice noticed remember hope sure fact guess feel felt".split())
 # Openings of a hook: a dare, a reveal, a strong claim.
 HOOK_OPENERS = frozenset("why how what imagine here's picture nobody everyone never stop listen "
                          "secret truth surprisingly actually".split())
@@ -104,7 +106,8 @@ def refers_back(tokens: tuple[str, ...]) -> bool:
     if pronoun_open(tokens[:1]):
         return True
     return any(t in DEMONSTRATIVES and nxt not in STOPWORDS and nxt.isalpha()
-               for t, nxt in zip(tokens[1:6], tokens[2:7]))
+               and not (t == "that" and prev in THAT_CLAUSE)  # "think that octopuses..." opens a clause
+               for prev, t, nxt in zip(tokens[0:5], tokens[1:6], tokens[2:7]))
 
 
 def has_number(tokens: tuple[str, ...]) -> bool:
