@@ -90,7 +90,7 @@ def _llm_choice(cands, ledger_file: str, opts: SegmentOptions):
 
     base_url = os.environ.get("OPENAI_BASE_URL") or None
     llm = LLMOptions(model=opts.llm_model, base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY"),
-                     clips=opts.clips, choose=opts.llm_choose == "yes", timeout=opts.llm_timeout,
+                     choose=opts.llm_choose == "yes", timeout=opts.llm_timeout,
                      retries=opts.llm_retries)
     result = choose_spans(cands, llm, Ledger(ledger_file))
     print(f"  segment: LLM {opts.llm_model} at {redact_url(base_url or 'https://api.openai.com/v1')}: "

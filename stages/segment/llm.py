@@ -47,7 +47,6 @@ class LLMOptions:
     model: str = DEFAULTS.llm_model
     base_url: str | None = None
     api_key: str | None = None
-    clips: int = DEFAULTS.clips
     choose: bool = False  # llm_choose=yes: the model re-ranks the shortlist too
     temperature: float = 0.2
     timeout: float = DEFAULTS.llm_timeout
