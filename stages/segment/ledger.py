@@ -2,8 +2,9 @@
 
 One JSON object per line: {"key", "reply", "usage", "model", "time"}, plus "rejected" (the
 reason) for a reply that failed the checks: it is kept for its token usage and never
-re-used. A reply is appended (and fsynced) before the caller uses it, so a kill at any
-point loses at most the request in flight. spent(key) totals the usage of every reply to
+re-used; and "attempt" for the reply to a re-ask (the same messages with another seed), which a
+resumed run continues from rather than sending a recorded one again. A reply is appended (and
+fsynced) before the caller uses it, so a kill at any point loses at most the request in flight. spent(key) totals the usage of every reply to
 a request, rejected ones included, so a resumed run reports what the work really cost.
 API keys are never written: the request key hashes a redacted endpoint, and entries hold
 only the model's reply and token counts.
@@ -94,7 +95,7 @@ class Ledger:
         return dict(self._spent.get(key) or _usage(None))
 
     def append(self, key: str, reply: dict | str | None, *, usage: dict | None, model: str,
-               rejected: str | None = None) -> dict:
+               rejected: str | None = None, attempt: int = 0) -> dict:
         """Write one entry and fsync it before returning it."""
         entry = {
             "key": key,
@@ -105,6 +106,8 @@ class Ledger:
         }
         if rejected:
             entry["rejected"] = rejected
+        if attempt:
+            entry["attempt"] = attempt  # a re-ask (another seed) of the same request
         line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         created = not self.path.exists()

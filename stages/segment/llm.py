@@ -219,14 +219,15 @@ def _request(ses: _Session, messages: list[dict], *, schema: dict, name: str, ma
     elif ses.fmt[0]["type"] == "json_schema":
         ses.fmt[0] = response_format(schema, name)
 
-    def record(reply, used: dict, *, rejected: str | None = None) -> None:
-        ses.ledger.append(key, reply, usage=used, model=opts.model, rejected=rejected)  # durable before use
+    def record(reply, used: dict, *, rejected: str | None = None, attempt: int = 0) -> None:
+        # durable before use; `attempt` (the re-ask number) tells the requests of one key apart
+        ses.ledger.append(key, reply, usage=used, model=opts.model, rejected=rejected, attempt=attempt)
 
     # Re-asks already recorded (a run killed mid-way) are not sent again: the next one is.
     done = min(ses.ledger.rejected(key), opts.retries)
-    reply, value, used = _ask(ses, messages, schema=schema, max_tokens=max_tokens, check=check, record=record,
-                              done=done)
-    record(reply, used)
+    reply, value, used, attempt = _ask(ses, messages, schema=schema, max_tokens=max_tokens, check=check,
+                                       record=record, done=done)
+    record(reply, used, attempt=attempt)
     return value
 
 
@@ -283,9 +284,10 @@ def _ask(ses: _Session, messages: list[dict], *, schema: dict, max_tokens: int, 
                 if choice is not None and choice.finish_reason == "length":
                     raise ValueError(f"reply cut off at max_tokens={max_tokens}")
                 reply = parse_reply(content, schema)
-                return reply, check(reply, last), used
+                return reply, check(reply, last), used, reasks
             except ValueError as e:
-                record(content, used, rejected=_short(str(e), 300))  # never re-used; its tokens still count
+                # never re-used; its tokens still count
+                record(content, used, rejected=_short(str(e), 300), attempt=reasks)
                 if last:
                     raise LLMReplyError(f"invalid reply from {opts.model} at {where}: {scrub(str(e))}") from None
                 attempt += 1

@@ -117,7 +117,9 @@ def test_killed_during_titling_then_retry_resends_no_recorded_request(server, tm
     after = ledger(project)
     assert after[:len(before)] == before, "the kill or the retry lost a recorded reply"
     new = after[len(before):]
-    assert not {r["key"] for r in new} & answered, "a request with a recorded reply was sent again"
+    assert not {r["key"] for r in new} & answered, "a request with an accepted reply was sent again"
+    sent = {(r["key"], r.get("attempt", 0)) for r in before}
+    assert not {(r["key"], r.get("attempt", 0)) for r in new} & sent, "a recorded request (or re-ask) was sent again"
     assert server.completions() - sent_before == len(new), "every request of the retry is in the ledger"
     assert f"{len(answered)} from the ledger" in result.stdout
     sections = script("talk_cues")

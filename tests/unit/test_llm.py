@@ -136,6 +136,7 @@ def test_a_run_killed_after_a_rejected_reply_asks_on_with_the_next_re_ask(tmp_pa
         result = run(make_cands(1), opts_for(srv, retries=2), Ledger(path))
         again = srv.requests[1:]
     assert len(again) == 1 and again[0]["seed"] == 1, "the original request is not sent again"
+    assert json.loads(path.read_text().splitlines()[-1])["attempt"] == 1
     assert result.spans[0].title == "All About Dioxide"
 
 
