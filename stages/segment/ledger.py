@@ -1,11 +1,12 @@
 """Append-only ledger of LLM replies, so a resumed run never pays for a reply twice.
 
 One JSON object per line: {"key", "reply", "usage", "model", "time"}, plus "rejected" (the
-reason) for a reply that failed the checks: it is kept for its token usage and never
-re-used; and "attempt" for the reply to a re-ask (the same messages with another seed), which a
-resumed run continues from rather than sending a recorded one again. A reply is appended (and
-fsynced) before the caller uses it, so a kill at any point loses at most the request in flight. spent(key) totals the usage of every reply to
-a request, rejected ones included, so a resumed run reports what the work really cost.
+reason) for a reply that failed the checks: it is kept for its token usage and never re-used;
+and "attempt" for the reply to a re-ask (the same messages with another seed), which a resumed
+run continues from rather than sending a recorded one again. A reply is appended (and fsynced)
+before the caller uses it, so a kill at any point loses at most the request in flight.
+spent(key) totals the usage of every reply to a request, rejected ones included, so a resumed
+run reports what the work really cost.
 API keys are never written: the request key hashes a redacted endpoint, and entries hold
 only the model's reply and token counts.
 """
