@@ -40,7 +40,7 @@ class Options:
     llm_model: str = "gpt-4o-mini"
     llm_timeout: float = 120.0
     llm_retries: int = 4
-    llm_window_chars: int = 12000
+    llm_choose: str = "no"  # yes: the model also re-ranks the shortlist (strong models only)
     clips: int = 5
     min_len: float = 15.0
     max_len: float = 60.0
@@ -103,6 +103,7 @@ CHOICES = {
     "reframe": ("face", "center", "fit", "off"),
     "broll_mode": ("cutaway", "pip"),
     "keep": ("no", "yes"),
+    "llm_choose": ("no", "yes"),
 }
 
 # Every option's default, written once (the Options fields above); stage option records
@@ -258,8 +259,8 @@ def _check(opts: Options) -> None:
                           "(or inf for one chunk)")
     if not 0 <= opts.whisper_batch <= 256:
         raise OptionError(f"option whisper_batch={opts.whisper_batch} must be 0 (auto) to 256")
-    if opts.llm_timeout <= 0 or opts.llm_retries < 0 or opts.llm_window_chars < 500:
-        raise OptionError("llm_timeout must be > 0, llm_retries >= 0, llm_window_chars >= 500")
+    if opts.llm_timeout <= 0 or opts.llm_retries < 0:
+        raise OptionError("llm_timeout must be > 0 and llm_retries >= 0")
     if not 1 <= opts.caption_words <= 4 or opts.caption_chars < 8:
         raise OptionError("caption_words must be 1-4 and caption_chars at least 8")
     if not 64 <= opts.height <= 4320:

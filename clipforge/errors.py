@@ -31,7 +31,7 @@ class ErrorCode(enum.Enum):
     TRANSCRIBE_FAILED = _Code(21, "run `doit --retry`; if it repeats, try another whisper_model= or device=cpu", True)
     LLM_UNREACHABLE = _Code(30, "check OPENAI_BASE_URL / OPENAI_API_KEY and the server, then `doit --retry`; or segmenter=offline", True)
     LLM_REPLY_INVALID = _Code(31, "run `doit --retry`, use a model that supports structured output (llm_model=), or segmenter=offline", True)
-    LLM_CONTEXT_EXCEEDED = _Code(33, "lower llm_window_chars= (or clips=), or give the server a bigger context (llama.cpp: --ctx-size)", False)
+    LLM_CONTEXT_EXCEEDED = _Code(33, "lower max_len= (each request holds one clip's transcript), or give the server a bigger context (llama.cpp: --ctx-size)", False)
     NO_CLIPS = _Code(32, "lower min_len=, raise max_len=, or use a longer input", False)
     FFMPEG_FAILED = _Code(40, "run `doit --retry`; set FFMPEG_BINARY to use another ffmpeg", True)
     CAPTIONS_NOT_VISIBLE = _Code(41, "libass drew no text: reinstall clipforge (it ships its font), check fontsdir, or run with captions=off", False)

@@ -82,7 +82,7 @@ STAGES: tuple[Stage, ...] = (
         name="segment",
         doc="Choose the clips: an LLM when configured, else the offline segmenter.",
         run=_S + "segment:run",
-        options=("segmenter", "llm_model", "llm_window_chars", "clips", "min_len", "max_len", "padding"),
+        options=("segmenter", "llm_model", "llm_choose", "clips", "min_len", "max_len", "padding"),
     ),
     Stage(
         name="subtitles",

@@ -142,6 +142,10 @@ def run(*, ctx, last) -> None:
         # What may be wrong in every clip (a transcript in another language, a decoding loop): said
         # here and on the review page, not only in a log the user may never read.
         "warnings": _read(ctx.transcript).get("warnings", []),
+        # What the segment stage could not do cleanly (a clip holding a dull passage, a candidate
+        # without a usable LLM label) and which candidates a model labelled dull.
+        "segment_warnings": segments.get("warnings") or [],
+        "vetoed": segments.get("vetoed") or [],
         "clips": entries,
     }
     manifest["timings"] = stage_timings(time.monotonic() - began)

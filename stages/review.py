@@ -206,6 +206,9 @@ def build_page(manifest: dict, timings: dict | None = None, folder: Path | None 
         ("whisper", escape(str(models.get("whisper") or "-"))),
         ("LLM", escape(str(models.get("llm") or "-"))),
         ("clips", str(len(clips))),
+        *([("vetoed as dull", escape(", ".join(f"{v.get('candidate')}: {v.get('kind')}" for v in manifest["vetoed"]
+                                               if isinstance(v, dict))))] if manifest.get("vetoed") else []),
+        *[("warning", escape(str(w))) for w in manifest.get("segment_warnings") or []],
     ])
     cards = "".join(_card(n, c, clips=ranked, total=total, folder=folder) for n, c in enumerate(ranked, 1))
     return f"""<!DOCTYPE html>

@@ -3,13 +3,16 @@
 Implements POST /v1/chat/completions and GET /v1/models. Each request takes the next
 behaviour from `script` (a list), or `default` once the script is spent:
 
-  smart        clips of real sentence ranges (30 s grid of the "N: [a-b] text" lines), quotes that open them
+  smart        a label request gets a title made of the clip's longest word ("All About Graphite") and
+               kind "insight"; a rank request gets every id listed, highest id first (a valid permutation
+               that does not depend on the order the ids were listed in)
   fenced       the smart reply wrapped in ```json fences
   bad_json     text that is not JSON
-  schema       JSON that breaks the clips schema
+  schema       JSON that breaks the schema
   no_json_schema  HTTP 400 for json_schema output (an older server), smart for JSON mode
-  impossible   valid JSON whose clips lie outside the window or end before they start
-  placeholder  clips whose title, reason and quote are "..." (a copied example)
+  copy         a title made of the clip's first four words (what small models do)
+  placeholder  a title of "..." (a copied example)
+  sponsor      kind "sponsor read" (a dull label: the candidate is vetoed)
   context_overflow  HTTP 400 with llama.cpp's "exceeds the available context size" message
   rate_limit   HTTP 429 with Retry-After: 1
   slow         sleep `slow_seconds` (past a short client timeout), then smart
@@ -36,36 +39,30 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-LINE = re.compile(r"^(\d+): \[(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)\]\s*(.*)$")
-BEHAVIOURS = ("smart", "fenced", "bad_json", "schema", "impossible", "placeholder", "no_json_schema", "rate_limit",
-              "slow", "error500", "unauthorized", "not_found", "echo_auth_401", "echo_auth_500", "context_overflow")
+BEHAVIOURS = ("smart", "fenced", "bad_json", "schema", "copy", "placeholder", "sponsor", "no_json_schema",
+              "rate_limit", "slow", "error500", "unauthorized", "not_found", "echo_auth_401", "echo_auth_500",
+              "context_overflow")
 CONTEXT_OVERFLOW = "the request exceeds the available context size, try increasing it"
 
 
-def smart_clips(user_text: str, grid: float = 30.0, min_len: float = 20.0, max_len: float = 40.0) -> list[dict]:
-    """Clips of consecutive sentences bucketed on an absolute time grid.
+def clip_text(user_text: str) -> str:
+    return user_text.split("\n", 1)[1] if "\n" in user_text else user_text
 
-    The grid makes neighbouring windows propose the same clip for a moment both can see,
-    which is what the client's de-duplication has to cope with.
-    """
-    lines = [(int(m[1]), float(m[2]), float(m[3]), m[4]) for m in map(LINE.match, user_text.splitlines()) if m]
-    buckets: dict[int, list[tuple[int, float, float, str]]] = {}
-    for line in lines:
-        buckets.setdefault(int(line[1] // grid), []).append(line)
-    clips = []
-    for b, group in sorted(buckets.items()):
-        while group and group[-1][2] - group[0][1] > max_len:
-            group = group[:-1]
-        if not group or group[-1][2] - group[0][1] < min_len:
-            continue
-        clips.append({
-            "first_sentence": group[0][0], "last_sentence": group[-1][0],
-            "title": f"Moment at {group[0][1]:.0f}s",
-            "reason": "A complete thought that stands on its own.",
-            "score": 40 + (b * 37) % 60,  # deterministic, varied
-            "quote": " ".join(group[0][3].split()[:5]),
-        })
-    return clips
+
+def smart_label(user_text: str) -> dict:
+    words = re.findall(r"[A-Za-z]+", clip_text(user_text))
+    top = max(words, key=lambda w: (len(w), w.lower())) if words else "nothing"
+    return {"title": f"All About {top.capitalize()}", "kind": "insight"}
+
+
+def smart_rank(schema: dict) -> dict:
+    ids = ((schema.get("properties") or {}).get("order") or {}).get("items", {}).get("enum") or []
+    return {"order": sorted(ids, key=lambda c: -int(re.sub(r"\D", "", c) or 0))}
+
+
+def listed_ids(user_text: str) -> list[str]:
+    """The candidate ids of a rank request, in the order the request listed them."""
+    return re.findall(r"^id (\S+):", user_text, re.M)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -132,25 +129,24 @@ class _Handler(BaseHTTPRequestHandler):
         if behaviour == "slow" and owner._stop.wait(owner.slow_seconds):
             return  # shutting down: drop the connection
         user = "\n".join(m.get("content") or "" for m in body.get("messages", []) if m.get("role") == "user")
-        # Like a grammar-constrained server: never more clips than the schema's maxItems.
         schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema") or {}
-        cap = ((schema.get("properties") or {}).get("clips") or {}).get("maxItems")
-        content = json.dumps({"clips": smart_clips(user)[:cap]})
+        rank = "order" in (schema.get("properties") or {}) or user.split("\n", 1)[0].endswith("candidates:")
+        if rank and not schema:  # JSON mode: the ids from the listing
+            schema = {"properties": {"order": {"items": {"enum": listed_ids(user)}}}}
+        reply = smart_rank(schema) if rank else smart_label(user)
+        if behaviour == "copy" and not rank:
+            reply["title"] = " ".join(clip_text(user).split()[:4])
+        elif behaviour == "placeholder" and not rank:
+            reply["title"] = "..."
+        elif behaviour == "sponsor" and not rank:
+            reply["kind"] = "sponsor read"
+        content = json.dumps(reply)
         if behaviour == "fenced":
             content = f"```json\n{content}\n```"
         elif behaviour == "bad_json":
-            content = 'Sure! Here are the best clips: {"clips": [{"start": 1.0,'
-        elif behaviour == "impossible":
-            content = json.dumps({"clips": [
-                {"first_sentence": 5000, "last_sentence": 5003, "title": "Past the end", "reason": "r", "score": 90,
-                 "quote": "x"},
-                {"first_sentence": 4, "last_sentence": 2, "title": "Backwards", "reason": "r", "score": 80,
-                 "quote": "y"}]})
-        elif behaviour == "placeholder":
-            content = json.dumps({"clips": [{**c, "title": "...", "reason": "...", "quote": "..."}
-                                            for c in smart_clips(user)]})
+            content = 'Sure! Here is the title: {"title": "A'
         elif behaviour == "schema":
-            content = json.dumps({"clips": [{"first_sentence": "ten", "last_sentence": 20, "title": "x"}]})
+            content = json.dumps({"title": 5, "kind": "nonsense"} if not rank else {"order": "c1"})
         prompt = sum(len(m.get("content") or "") for m in body.get("messages", [])) // 4
         completion = len(content) // 4
         self._send(200, {

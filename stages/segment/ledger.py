@@ -1,10 +1,12 @@
 """Append-only ledger of LLM replies, so a resumed run never pays for a reply twice.
 
 One JSON object per line: {"key", "reply", "usage", "model", "time"}, plus "rejected" (the
-reason) for a reply that failed the checks: it is kept for its token usage and never
-re-used. A reply is appended (and fsynced) before the caller uses it, so a kill at any
-point loses at most the request in flight. spent(key) totals the usage of every reply to
-a request, rejected ones included, so a resumed run reports what the work really cost.
+reason) for a reply that failed the checks: it is kept for its token usage and never re-used;
+and "attempt" for the reply to a re-ask (the same messages with another seed), which a resumed
+run continues from rather than sending a recorded one again. A reply is appended (and fsynced)
+before the caller uses it, so a kill at any point loses at most the request in flight.
+spent(key) totals the usage of every reply to a request, rejected ones included, so a resumed
+run reports what the work really cost.
 API keys are never written: the request key hashes a redacted endpoint, and entries hold
 only the model's reply and token counts.
 """
@@ -48,6 +50,7 @@ class Ledger:
         self.path = Path(path)
         self._entries: dict[str, dict] = {}
         self._spent: dict[str, dict] = {}
+        self._rejected: dict[str, int] = {}
         self._load()
 
     def _load(self) -> None:
@@ -71,6 +74,8 @@ class Ledger:
             spent[f] += v
         if not entry.get("rejected"):
             self._entries[key] = entry  # a later duplicate wins
+        else:
+            self._rejected[key] = self._rejected.get(key, 0) + 1
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -82,12 +87,16 @@ class Ledger:
         """The latest accepted reply to this request (rejected ones are never returned)."""
         return self._entries.get(key)
 
+    def rejected(self, key: str) -> int:
+        """How many replies to this request were recorded as rejected (a resumed run asks on from there)."""
+        return self._rejected.get(key, 0)
+
     def spent(self, key: str) -> dict:
         """Token usage of every reply recorded for this request, accepted or rejected."""
         return dict(self._spent.get(key) or _usage(None))
 
     def append(self, key: str, reply: dict | str | None, *, usage: dict | None, model: str,
-               rejected: str | None = None) -> dict:
+               rejected: str | None = None, attempt: int = 0) -> dict:
         """Write one entry and fsync it before returning it."""
         entry = {
             "key": key,
@@ -98,6 +107,8 @@ class Ledger:
         }
         if rejected:
             entry["rejected"] = rejected
+        if attempt:
+            entry["attempt"] = attempt  # a re-ask (another seed) of the same request
         line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         created = not self.path.exists()

@@ -1,12 +1,11 @@
-"""LLM segmenter: ask any OpenAI-compatible server (OpenAI, Ollama, vLLM, llama.cpp) for clips.
+"""LLM segmenter: a model titles and labels the candidates the program proposes, and may re-rank them.
 
-The protocol (stages.segment.llm_protocol): numbered sentences in, sentence ranges out. The transcript
-is sent in overlapping windows, one request per window, every request bounded (maxItems and
-max_tokens from `clips`; windows shrunk to the server's context when it reports one). Each
-reply is schema-checked and its picks checked against the window; a reply with no usable pick
-is recorded in the ledger as rejected and the window asked again. Accepted replies are written
-to the ledger before use, so a killed or failed run resumes by sending only the windows it has
-no accepted reply for.
+Any OpenAI-compatible server (OpenAI, Ollama, vLLM, llama.cpp). The protocol is in
+stages.segment.llm_protocol: one short request per shortlisted candidate ({"title", "kind"},
+bounded by an enum and max_tokens), a dull kind vetoes the candidate; with `choose` (llm_choose=yes,
+for strong models) RANK_ROUNDS requests rank the survivors by id, each listing them in its own
+shuffled order. Every reply is written to the ledger before use, so a killed or failed run
+resumes by sending only the requests it has no accepted reply for.
 """
 
 from __future__ import annotations
@@ -16,14 +15,14 @@ import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from clipforge.config import DEFAULTS
 from clipforge.errors import ErrorCode, LLMError, LLMReplyError
-from clipforge.records import Span, Transcript
 from clipforge.redact import MIN_SECRET
 from clipforge.stages.segment import llm_protocol as proto
 from clipforge.stages.segment.ledger import Ledger, redact_url, request_key
+from clipforge.stages.segment.offline import Shortlisted
 
 DEFAULT_ENDPOINT = "https://api.openai.com/v1"
 # For servers without structured output (older llama.cpp, some proxies): JSON mode, the shape
@@ -34,10 +33,13 @@ _CONTEXT_OVERFLOW = ("exceeds the available context size", "exceed_context_size"
                      "context_length_exceeded", "context window")
 # Error-body words of a server refusing the response_format (so JSON mode is worth a try).
 _FORMAT_REFUSED = ("response_format", "json_schema", "schema", "structured", "grammar")
+# A re-ask sends the same messages (never our rejection text: small models paste it into the next
+# title) with another seed and more temperature, so the model takes another path.
+REASK_TEMPERATURE = 0.8
 
 
-def response_format(schema: dict) -> dict:
-    return {"type": "json_schema", "json_schema": {"name": "clips", "strict": True, "schema": schema}}
+def response_format(schema: dict, name: str) -> dict:
+    return {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": schema}}
 
 
 @dataclass(kw_only=True)
@@ -45,11 +47,7 @@ class LLMOptions:
     model: str = DEFAULTS.llm_model
     base_url: str | None = None
     api_key: str | None = None
-    clips: int = DEFAULTS.clips
-    min_len: float = DEFAULTS.min_len
-    max_len: float = DEFAULTS.max_len
-    window_chars: int = DEFAULTS.llm_window_chars  # transcript characters per request
-    overlap_chars: int = 1500
+    choose: bool = False  # llm_choose=yes: the model re-ranks the shortlist too
     temperature: float = 0.2
     timeout: float = DEFAULTS.llm_timeout
     retries: int = DEFAULTS.llm_retries
@@ -59,10 +57,12 @@ class LLMOptions:
 
 @dataclass(kw_only=True)
 class LLMResult:
-    spans: list[Span]  # best first, de-duplicated across windows
+    spans: list  # Span, best first: the candidates no dull label vetoed, titled by the model
+    vetoed: list[tuple[str, str]] = field(default_factory=list)  # (candidate id, dull kind)
+    warnings: list[str] = field(default_factory=list)
     # prompt_tokens/completion_tokens/total_tokens: every reply the result rests on, this run's
     # and those reused from the ledger (rejected replies included); run_tokens: this run's only;
-    # requests: sent by this run (every attempt); cached: windows served from the ledger.
+    # requests: sent by this run (every attempt); cached: requests answered from the ledger.
     usage: dict = field(default_factory=dict)
 
 
@@ -84,10 +84,6 @@ def parse_reply(content: str | None, schema: dict) -> dict:
         raise ValueError(f"not JSON ({e.msg} at char {e.pos}): {_short(content)}") from None
     import jsonschema  # ~60 ms; only paid when an LLM is used
 
-    cap = schema["properties"]["clips"].get("maxItems")
-    if isinstance(data, dict) and isinstance(data.get("clips"), list) and cap is not None:
-        data["clips"] = data["clips"][:cap]  # JSON mode has no grammar to stop at maxItems; best come first
-
     try:
         jsonschema.validate(data, schema)
     except jsonschema.ValidationError as e:
@@ -101,9 +97,25 @@ def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def propose_spans(transcript: Transcript, opts: LLMOptions, ledger: Ledger, *, client=None,
-                  sleep: Callable[[float], None] = time.sleep, log: Callable[[str], None] = print) -> LLMResult:
-    """Ask the LLM for clips, window by window, reusing accepted ledgered replies."""
+@dataclass(kw_only=True)
+class _Session:
+    """What every request of one run shares."""
+
+    client: object
+    opts: LLMOptions
+    ledger: Ledger
+    endpoint: str
+    secret: str
+    sleep: Callable[[float], None]
+    log: Callable[[str], None]
+    usage: dict
+    keys: list[str]
+    fmt: list[dict]  # downgraded once, for every later request, if the server refuses json_schema
+
+
+def choose_spans(cands: list[Shortlisted], opts: LLMOptions, ledger: Ledger, *, client=None,
+                 sleep: Callable[[float], None] = time.sleep, log: Callable[[str], None] = print) -> LLMResult:
+    """Title and label each candidate (best first), drop the dull ones, re-rank if opts.choose."""
     if client is None:
         import openai  # heavy: imported only when an LLM is actually used
 
@@ -113,114 +125,121 @@ def propose_spans(transcript: Transcript, opts: LLMOptions, ledger: Ledger, *, c
                                timeout=opts.timeout, max_retries=0)
     # The client's own base_url also reflects OPENAI_BASE_URL when opts.base_url is unset.
     endpoint = str(getattr(client, "base_url", "") or opts.base_url or DEFAULT_ENDPOINT).rstrip("/")
-    secret = opts.api_key or getattr(client, "api_key", None) or ""
-    usage = {"requests": 0, "cached": 0, "run_tokens": 0}
-    sents = proto.sentences_of(transcript)
-    lines = proto.numbered_lines(sents)
-    schema = proto.schema(opts.clips)
-    window_chars = _fit_context(opts, endpoint, secret=secret, log=log) if lines else opts.window_chars
-    windows = proto.split_windows(lines, max(1, window_chars), max(0, min(opts.overlap_chars, window_chars // 4)))
-    picks: list[proto.Pick] = []
-    keys: list[str] = []
-    fmt = [response_format(schema)]  # downgraded once, for every later window, if the server refuses it
-    for i, window in enumerate(windows, 1):
-        messages = proto.build_messages(lines, window, transcript.duration, clips=opts.clips,
-                                        min_len=opts.min_len, max_len=opts.max_len)
-        key = request_key(opts.model, messages, schema=schema, temperature=opts.temperature, endpoint=endpoint)
-        keys.append(key)
-        tag = f"llm: window {i}/{len(windows)} (sentences {window.start + 1}-{window.stop})"
-
-        def check(reply: dict, window=window, tag=tag) -> list[proto.Pick]:
-            """The reply's usable picks; ValueError when it has picks and none is usable."""
-            kept, dropped = proto.check_reply(reply, window, sents)
-            for why in dropped:
-                log(f"{tag}: dropped {why}")
-            if dropped and not kept:
-                raise ValueError("no usable clip: " + "; ".join(dropped))
-            return kept
-
-        cached = _cached(ledger.get(key), schema, check)
-        if cached is not None:
-            usage["cached"] += 1
-            log(f"{tag}: reused from ledger")
-            picks.extend(cached)
+    ses = _Session(client=client, opts=opts, ledger=ledger, endpoint=endpoint,
+                   secret=opts.api_key or getattr(client, "api_key", None) or "", sleep=sleep, log=log,
+                   usage={"requests": 0, "cached": 0, "run_tokens": 0}, keys=[], fmt=[])
+    result = LLMResult(spans=[])
+    kept, failed = [], []
+    for c in cands:
+        try:
+            title, kind = _label(ses, c)
+        except LLMReplyError as e:
+            failed.append(e)
+            result.warnings.append(f"candidate {c.id}: no usable label ({e.message}); kept with its offline title")
+            log(f"llm: WARNING: {result.warnings[-1]}")
+            title, kind = c.span.title, ""
+        if kind in proto.DULL_KINDS:
+            result.vetoed.append((c.id, kind))
+            log(f"llm: {c.id} ({c.span.start:.1f}-{c.span.end:.1f}s) labelled {kind!r}: vetoed")
             continue
-
-        def record(reply, used: dict, *, rejected: str | None = None, key=key) -> None:
-            ledger.append(key, reply, usage=used, model=opts.model, rejected=rejected)  # durable before use
-
-        reply, kept, used = _ask(client, messages, opts, endpoint=endpoint, secret=secret, sleep=sleep, usage=usage,
-                                 fmt=fmt, log=log, schema=schema, check=check, record=record)
-        record(reply, used)
-        log(f"{tag}: {len(kept)} of {len(reply['clips'])} clips kept, {used['total_tokens']} tokens")
-        picks.extend(kept)
+        reason = f"{kind}: {c.span.reason}" if kind else c.span.reason
+        kept.append((c, replace(c.span, title=title, reason=reason)))
+    if cands and len(failed) == len(cands):
+        raise failed[-1]  # not one usable reply: the model or server cannot do this at all
+    if opts.choose and len(kept) > 1:
+        order = _rank(ses, kept)
+        n = len(order)
+        by_id = dict((c.id, span) for c, span in kept)
+        result.spans = [replace(by_id[cid], score=round(100 * (n - k) / n)) for k, cid in enumerate(order)]
+    else:
+        result.spans = [span for _, span in kept]
     totals = {f: 0 for f in ("prompt_tokens", "completion_tokens", "total_tokens")}
-    for key in dict.fromkeys(keys):
+    for key in dict.fromkeys(ses.keys):
         for f, v in ledger.spent(key).items():
             totals[f] += v
-    spans = [proto.to_span(p, sents) for p in proto.merge_picks(picks)]
-    return LLMResult(spans=spans, usage={**totals, **usage})
+    result.usage = {**totals, **ses.usage}
+    return result
 
 
-def _cached(entry: dict | None, schema: dict, check) -> list[proto.Pick] | None:
-    if entry is None:
-        return None
-    import jsonschema
+def _label(ses: _Session, c: Shortlisted) -> tuple[str, str]:
+    """(title, kind) for one candidate; a title that copies the clip's opening is asked again and,
+    past the retries, replaced by the offline title (key terms of the clip)."""
+    schema = proto.label_schema()
+    tag = f"llm: {c.id} ({c.span.start:.1f}-{c.span.end:.1f}s)"
 
-    try:
-        jsonschema.validate(entry["reply"], schema)
-        return check(entry["reply"])
-    except (jsonschema.ValidationError, ValueError):
-        return None  # a hand-edited or stale entry: ask again rather than trust it
+    def check(reply: dict, last: bool) -> tuple[str, str]:
+        title, kind, problem = proto.check_label(reply, c.text)
+        if problem and kind not in proto.DULL_KINDS:
+            if not last:
+                raise ValueError(f"title {title!r}: {problem}")
+            ses.log(f"{tag}: title {title!r} {problem}; the offline title {c.span.title!r} instead")
+            title = c.span.title
+        return title, kind
 
-
-def _props_n_ctx(endpoint: str, secret: str, timeout: float) -> int | None:
-    """The context size llama.cpp's server reports at /props; None where a server has no such route."""
-    import urllib.error
-    import urllib.request
-
-    root = re.sub(r"/v1$", "", endpoint)
-    req = urllib.request.Request(f"{root}/props", headers={"Authorization": f"Bearer {secret}"} if secret else {})
-    try:
-        with urllib.request.urlopen(req, timeout=min(5.0, timeout)) as resp:  # noqa: S310 (the configured server)
-            data = json.loads(resp.read())
-        settings = data.get("default_generation_settings") or {}
-        n_ctx = settings.get("n_ctx") or data.get("n_ctx")
-        return int(n_ctx) if n_ctx else None
-    except (OSError, urllib.error.URLError, ValueError, TypeError, AttributeError):
-        return None  # no /props (OpenAI, vLLM, Ollama): skip the check
+    title, kind = _request(ses, proto.label_messages(c.text), schema=schema, name="label",
+                           max_tokens=proto.LABEL_MAX_TOKENS, check=check, tag=tag)
+    ses.log(f"{tag}: {kind}, {title!r}")
+    return title, kind
 
 
-def _fit_context(opts: LLMOptions, endpoint: str, *, secret: str, log: Callable[[str], None]) -> int:
-    """opts.window_chars, shrunk to the server's context where the server reports it (llama.cpp)."""
-    if endpoint == DEFAULT_ENDPOINT:
-        return opts.window_chars  # OpenAI reports no context size; its models' contexts are large
-    n_ctx = _props_n_ctx(endpoint, secret, opts.timeout)
-    if n_ctx is None:
-        return opts.window_chars
-    system = len(proto.SYSTEM_PROMPT) + 200
-    fit = proto.context_fit(n_ctx, opts.clips, system)
-    if fit < 500:
-        raise LLMError(f"the server's context ({n_ctx} tokens at {redact_url(endpoint)}) cannot hold the prompt "
-                       f"and {proto.max_tokens(opts.clips)} reply tokens for clips={opts.clips}",
-                       code=ErrorCode.LLM_CONTEXT_EXCEEDED)
-    if fit < opts.window_chars:
-        log(f"llm: the server's context is {n_ctx} tokens: windows of at most {fit} characters "
-            f"(llm_window_chars={opts.window_chars})")
-        return fit
-    return opts.window_chars
+def _rank(ses: _Session, kept: list) -> list[str]:
+    """Candidate ids best first: the mean position over RANK_ROUNDS shuffled rank requests."""
+    ids = [c.id for c, _ in kept]
+    texts = [c.text for c, _ in kept]
+    schema = proto.rank_schema(ids)
+    total = {cid: 0.0 for cid in ids}
+    for r in range(proto.RANK_ROUNDS):
+        order = proto.shuffled(ids, texts, r)
+        items = [(ids[k], kept[k][1].title, texts[k]) for k in order]
+        got = _request(ses, proto.rank_messages(items), schema=schema, name="rank",
+                       max_tokens=proto.rank_max_tokens(len(ids)),
+                       check=lambda reply, last: proto.check_rank(reply, ids), tag=f"llm: rank {r + 1}")
+        ses.log(f"llm: rank {r + 1}/{proto.RANK_ROUNDS}: {' > '.join(got)}")
+        for pos, cid in enumerate(got):
+            total[cid] += pos
+    return sorted(ids, key=lambda cid: (total[cid], ids.index(cid)))
 
 
-def _ask(client, messages: list[dict], opts: LLMOptions, *, endpoint: str, secret: str,
-         sleep: Callable[[float], None], usage: dict, fmt: list[dict], log: Callable[[str], None],
-         schema: dict, check, record) -> tuple[dict, list[proto.Pick], dict]:
-    """One window: send until a reply with usable picks, within opts.retries retries of any kind."""
+def _request(ses: _Session, messages: list[dict], *, schema: dict, name: str, max_tokens: int, check, tag: str):
+    """One request through the ledger: a recorded accepted reply is reused, never paid again."""
+    opts = ses.opts
+    key = request_key(opts.model, messages, schema=schema, temperature=opts.temperature, endpoint=ses.endpoint)
+    ses.keys.append(key)
+    entry = ses.ledger.get(key)
+    if entry is not None:
+        try:
+            value = check(parse_reply(json.dumps(entry["reply"]), schema), True)
+            ses.usage["cached"] += 1
+            ses.log(f"{tag}: reused from the ledger")
+            return value
+        except (ValueError, TypeError):
+            pass  # a hand-edited or stale entry: ask again rather than trust it
+    if not ses.fmt:
+        ses.fmt.append(response_format(schema, name))
+    elif ses.fmt[0]["type"] == "json_schema":
+        ses.fmt[0] = response_format(schema, name)
+
+    def record(reply, used: dict, *, rejected: str | None = None, attempt: int = 0) -> None:
+        # durable before use; `attempt` (the re-ask number) tells the requests of one key apart
+        ses.ledger.append(key, reply, usage=used, model=opts.model, rejected=rejected, attempt=attempt)
+
+    # Re-asks already recorded (a run killed mid-way) are not sent again: the next one is.
+    done = min(ses.ledger.rejected(key), opts.retries)
+    reply, value, used, attempt = _ask(ses, messages, schema=schema, max_tokens=max_tokens, check=check,
+                                       record=record, done=done)
+    record(reply, used, attempt=attempt)
+    return value
+
+
+def _ask(ses: _Session, messages: list[dict], *, schema: dict, max_tokens: int, check, record, done: int = 0):
+    """Send until a usable reply, within opts.retries retries of any kind; `done` re-asks are already spent."""
     import openai
 
+    opts, endpoint, usage, fmt = ses.opts, ses.endpoint, ses.usage, ses.fmt
     # Servers may echo the key or the Authorization header in error bodies. redact.scrub knows the
     # key from the environment; a key passed in opts is added here, but only one long enough to be
     # a secret: replacing a 1-letter key everywhere would mangle the message itself.
-    extra = [secret] if len(secret) >= MIN_SECRET else []
+    extra = [ses.secret] if len(ses.secret) >= MIN_SECRET else []
 
     def scrub(text: str) -> str:
         from clipforge.redact import scrub as scrub_known
@@ -230,15 +249,14 @@ def _ask(client, messages: list[dict], opts: LLMOptions, *, endpoint: str, secre
         return _short(scrub_known(text, endpoint))
 
     where = redact_url(endpoint)
-    sent = list(messages)
-    limit = proto.max_tokens(opts.clips)
-    attempt = 0
+    attempt = reasks = done
     while True:
         last = attempt == opts.retries
         usage["requests"] += 1
+        more = {"seed": reasks, "temperature": REASK_TEMPERATURE} if reasks else {"temperature": opts.temperature}
         try:
-            resp = client.chat.completions.create(model=opts.model, messages=sent, temperature=opts.temperature,
-                                                  response_format=fmt[0], max_tokens=limit)
+            resp = ses.client.chat.completions.create(model=opts.model, messages=messages, response_format=fmt[0],
+                                                      max_tokens=max_tokens, **more)
         except openai.APIStatusError as e:
             body = _error_text(e)
             if e.status_code in (400, 413, 422) and any(p in body.lower() for p in _CONTEXT_OVERFLOW):
@@ -246,7 +264,7 @@ def _ask(client, messages: list[dict], opts: LLMOptions, *, endpoint: str, secre
                                code=ErrorCode.LLM_CONTEXT_EXCEEDED) from None
             if (e.status_code in (400, 422) and fmt[0]["type"] == "json_schema"
                     and any(p in body.lower() for p in _FORMAT_REFUSED)):
-                log(f"llm: {where} refused json_schema output ({e.status_code}: {scrub(body)}); using JSON mode")
+                ses.log(f"llm: {where} refused json_schema output ({e.status_code}: {scrub(body)}); using JSON mode")
                 fmt[0] = JSON_MODE
                 continue  # not the server's fault twice: this does not count as a retry
             if e.status_code not in (408, 429) and e.status_code < 500:  # 408: the server timed out
@@ -264,25 +282,22 @@ def _ask(client, messages: list[dict], opts: LLMOptions, *, endpoint: str, secre
             content = choice.message.content if choice else None
             try:
                 if choice is not None and choice.finish_reason == "length":
-                    raise ValueError(f"reply cut off at max_tokens={limit}: shorter titles, reasons and quotes")
+                    raise ValueError(f"reply cut off at max_tokens={max_tokens}")
                 reply = parse_reply(content, schema)
-                return reply, check(reply), used
+                return reply, check(reply, last), used, reasks
             except ValueError as e:
-                record(content, used, rejected=_short(str(e), 300))  # never re-used; its tokens still count
+                # never re-used; its tokens still count
+                record(content, used, rejected=_short(str(e), 300), attempt=reasks)
                 if last:
                     raise LLMReplyError(f"invalid reply from {opts.model} at {where}: {scrub(str(e))}") from None
-                # Re-ask with the reason; the ledger key stays that of the original request.
-                sent = [*messages, {"role": "user", "content":
-                                    f"Your previous reply was invalid ({_short(str(e), 300)}). "
-                                    "Reply with only a JSON object that matches the schema, "
-                                    "using sentence numbers from the list above."}]
                 attempt += 1
+                reasks += 1
                 continue
         if last:
             raise LLMError(f"LLM endpoint {where} unreachable after {attempt + 1} attempts "
                            f"(last error: {type(error).__name__})", hint=_transport_hint(error, opts)) from None
         wait = delay if delay is not None else opts.backoff * 2 ** attempt
-        sleep(min(wait, opts.backoff_cap))
+        ses.sleep(min(wait, opts.backoff_cap))
         attempt += 1
 
 

@@ -1,8 +1,11 @@
-"""Offline segmenter: proposes clips from the transcript alone (no LLM).
+"""Offline segmenter: proposes and ranks clips from the transcript alone (no LLM).
 
-Words -> sentences (punctuation or pause) -> topics (TextTiling-style lexical
-cohesion between adjacent sentence blocks, plus long pauses) -> candidate runs
-of whole sentences inside one topic -> scored, picked greedily without overlap.
+Words -> sentences (punctuation or pause) -> dull sentences marked (features.dull_kind) ->
+topics (long pauses, cue sentences after a pause, the edges of dull passages, then
+TextTiling-style lexical cohesion) -> candidate runs of whole sentences inside one topic
+holding no dull sentence -> scored (clean edges, length, specific words, hook) -> picked
+greedily without overlap. The same ranking gives the LLM segmenter its shortlist
+(`shortlist`): the program finds the moments, a model only names and labels them.
 Deterministic; roughly O(sentences * sentences_per_clip) after tokenising.
 """
 
@@ -11,38 +14,26 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, insort
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from clipforge.config import DEFAULTS
 from clipforge.errors import OptionError
 from clipforge.records import Span, Transcript, Word
+from clipforge.stages.segment import features as ft
 from clipforge.stages.segment.boundary_words import CLOSERS, ends_sentence
 
-STOPWORDS = frozenset("""
-a about above across after again against all almost also always am an and another any are aren't around
-as at away back be because been before being below between both but by can can't cannot could couldn't
-did didn't do does doesn't doing don't down during each even ever every few for from further get gets
-getting go goes going gonna got had hadn't has hasn't have haven't having he he'd he'll he's her here
-here's hers herself him himself his how how's i i'd i'll i'm i've if in into is isn't it it's its itself
-just kind know let let's like lot lots made make makes many may maybe me mean might more most much must
-mustn't my myself need next no nor not now of off oh ok okay often on once one only or other ought our
-ours ourselves out over own pretty quite really right said same say says see shan't she she'd she'll
-she's should shouldn't so some something still such sure take than that that's the their theirs them
-themselves then there there's these they they'd they'll they're they've thing things think this those
-though through to too uh um under until up upon us very want was wasn't way we we'd we'll we're we've
-well were weren't what what's when when's where where's which while who who's whom why why's will with
-won't would wouldn't yeah yes yet you you'd you'll you're you've your yours yourself yourselves
-""".split())
+STOPWORDS = ft.STOPWORDS
 
-# First words that tend to open a hook ("Why does...", "Imagine...", "Here's the secret...").
-HOOK_OPENERS = frozenset("why how what imagine here's picture nobody everyone never stop listen "
-                         "secret truth surprisingly actually".split())
 # Openings by which speakers announce a new topic ("Now, why...", "Next, how...", "To sum up").
 # With a pause before it, a sentence that opens like this (or asks a question) starts a topic:
 # on short talks lexical cohesion has too few words to place the shift on the right sentence.
-TOPIC_CUES = frozenset(["now", "next", "first", "firstly", "second", "secondly", "third", "finally", "lastly",
-                        "another", "let's", "okay", "ok", "alright", "moving on", "to sum up", "to summarize",
-                        "in summary", "in conclusion", "to conclude", "in short", "to start", "to begin"])
+TOPIC_CUES = frozenset(["now", "next", "first", "firstly", "second", "secondly", "third", "thirdly", "fourth",
+                        "fifth", "finally", "lastly", "another", "let's", "okay", "ok", "alright", "moving on",
+                        "to sum up", "to summarize", "in summary", "in conclusion", "to conclude", "in short",
+                        "to start", "to begin", "our next topic", "the next topic", "next topic", "our next",
+                        "next up", "number one", "number two", "number three", "turning to", "on to",
+                        "my first", "my second", "my third", "my last", "part one", "part two", "part three",
+                        "speaking of"])
 # A recap ("To sum up, ...") points back at the whole talk: it opens a topic, but a clip of it
 # does not stand alone, so it is proposed only when nothing else fits.
 RECAP_CUES = frozenset(["to sum up", "to summarize", "in summary", "in conclusion", "to conclude",
@@ -50,8 +41,9 @@ RECAP_CUES = frozenset(["to sum up", "to summarize", "in summary", "in conclusio
 _PUNCT = "\"'`.,;:!?()[]{}<>«»“”‘’…-—–/\\*_~"
 
 # Score weights (sum 100). Clean edges matter most: a clip that starts or
-# stops mid-thought is what a viewer notices first.
-W_EDGES, W_LENGTH, W_DENSITY, W_HOOK = 35.0, 25.0, 25.0, 15.0
+# stops mid-thought is what a viewer notices first. bench/segment.py measures each one's effect.
+WEIGHTS = {"edges": 35.0, "length": 20.0, "specific": 25.0, "hook": 20.0}
+FEATURES = (*WEIGHTS, "dull")  # "dull": runs holding a dull sentence are left out while others fit
 LONG_PAUSE_FACTOR = 3.0   # a gap of 3x `pause` is a topic boundary on its own
 SWEET_SPOT = 0.6          # ideal clip length as a fraction of max_len
 MIN_DEPTH = 0.1           # below this a cohesion dip is noise, even in uniform text
@@ -63,6 +55,7 @@ class OfflineOptions:
     min_len: float = DEFAULTS.min_len
     max_len: float = DEFAULTS.max_len
     pause: float = 0.7
+    off: tuple[str, ...] = ()  # FEATURES switched off (bench/segment.py measures each one's effect)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,7 +68,10 @@ class _Sentence:
     content: tuple[str, ...]
     question: bool
     opener: str           # first token, for hook detection
-    lead: tuple[str, ...]  # first three tokens, for topic cues
+    lead: tuple[str, ...]  # first three tokens, for topic cues and dangling openers
+    tokens: tuple[str, ...]
+    dull: str             # features.DULL_PHRASES kind, "" for content
+    closes: bool          # ends a thought (features.closes)
 
 
 @dataclass(frozen=True)
@@ -122,10 +118,23 @@ def split_sentences(words: list[Word], pause: float, limit: float) -> list[tuple
 
 def _make_sentence(words: list[Word], first: int, last: int) -> _Sentence:
     toks = [t for t in (_norm(w.text) for w in words[first:last + 1]) if t]
+    text = " ".join(w.text.strip() for w in words[first:last + 1])
     return _Sentence(first=first, last=last, start=words[first].start, end=words[last].end, n_tokens=len(toks),
                      content=tuple(t for t in toks if _is_content(t)),
                      question=words[last].text.strip().rstrip(CLOSERS).endswith(("?", "？")),
-                     opener=toks[0] if toks else "", lead=tuple(toks[:3]))
+                     opener=toks[0] if toks else "", lead=tuple(toks[:3]), tokens=tuple(toks),
+                     dull=ft.dull_kind(text), closes=ft.closes(text))
+
+
+def _smooth_dull(sents: list[_Sentence], pause: float) -> list[_Sentence]:
+    """A sentence between two dull ones with no pause around it belongs to the same passage
+    ("Testing, one, two." between "Can you hear me?" and "Okay, the mic works.")."""
+    out = list(sents)
+    for g in range(1, len(sents) - 1):
+        if (not sents[g].dull and sents[g - 1].dull and sents[g + 1].dull
+                and sents[g].start - sents[g - 1].end < pause and sents[g + 1].start - sents[g].end < pause):
+            out[g] = replace(sents[g], dull=sents[g - 1].dull)
+    return out
 
 
 def _cosine(a: Counter, b: Counter) -> float:
@@ -191,6 +200,8 @@ def topic_starts(sents: list[_Sentence], opts: OfflineOptions) -> set[int]:
     """
     long_pause = LONG_PAUSE_FACTOR * opts.pause
     starts = {0} | {g for g in range(1, len(sents)) if sents[g].start - sents[g - 1].end >= long_pause}
+    if "dull" not in opts.off:  # a dull passage ends the topic before it; content after it starts one
+        starts |= {g for g in range(1, len(sents)) if bool(sents[g].dull) != bool(sents[g - 1].dull)}
     taken = sorted([sents[g].start for g in starts] + [sents[-1].end])
     cued = [g for g in range(1, len(sents)) if g not in starts
             and sents[g].start - sents[g - 1].end >= opts.pause and opens_topic(sents[g])]
@@ -208,10 +219,20 @@ def topic_starts(sents: list[_Sentence], opts: OfflineOptions) -> set[int]:
     cutoff = max(mean - sd / 2, MIN_DEPTH)
     # Deepest dips first; drop any within min_len of an accepted boundary so
     # noise can't chop a topic into pieces too short to hold a clip.
-    _add_spaced(starts, taken, gaps=sorted((g for g in gaps if d[g] > cutoff and c[g] <= c[g - 1]
-                                       and (g + 1 >= len(c) or c[g] <= c[g + 1])), key=lambda g: (-d[g], g)),
-                sents=sents, min_len=opts.min_len)
+    dips = {_snap_to_pause(g, sents, opts.pause): d[g] for g in gaps
+            if d[g] > cutoff and c[g] <= c[g - 1] and (g + 1 >= len(c) or c[g] <= c[g + 1])}
+    _add_spaced(starts, taken, gaps=sorted(dips, key=lambda g: (-dips[g], g)), sents=sents, min_len=opts.min_len)
     return starts
+
+
+def _snap_to_pause(g: int, sents: list[_Sentence], pause: float) -> int:
+    """A cohesion dip is blurred over blocks of sentences, so it can land a sentence early or late;
+    where a clearly longer pause sits one sentence away, the shift is there: otherwise a clip would
+    open with the last sentence of the topic before."""
+    def gap(h: int) -> float:
+        return sents[h].start - sents[h - 1].end if 1 <= h < len(sents) else -1.0
+    best = max((g - 1, g, g + 1), key=gap)
+    return best if gap(best) >= pause and gap(best) > 1.3 * gap(g) else g
 
 
 def _edge(gap: float, boundary: bool, pause: float) -> float:
@@ -228,15 +249,29 @@ def _length(d: float, opts: OfflineOptions) -> float:
     return 1.0 if room <= 0 else max(0.0, 1.0 - abs(d - sweet) / room)
 
 
-def _hook(s: _Sentence) -> float:
-    return 1.0 if s.question else 0.6 if s.opener in HOOK_OPENERS else 0.0
+def _opening(s: _Sentence, boundary: bool) -> float:
+    """1 for a clean opening; less for one that leans on the sentence before ("So...", "It...")."""
+    if ft.dangling(s.lead):
+        return 0.2
+    if ft.refers_back(s.tokens):
+        return 0.8 if boundary else 0.4
+    return 1.0
+
+
+def _closing(s: _Sentence, after: _Sentence | None, boundary: bool) -> float:
+    """1 when the clip ends a thought: a full stop, and the next sentence does not carry it on."""
+    score = 1.0 if s.closes else 0.4
+    if after is not None and not boundary and ft.dangling(after.lead):
+        score *= 0.4  # "... That's why ..." follows: the thought goes on past the cut
+    return score
 
 
 def candidates(sents: list[_Sentence], starts: set[int], opts: OfflineOptions, *,
-               recaps: bool = False) -> list[_Candidate]:
+               recaps: bool = False, dull_ok: bool = False) -> list[_Candidate]:
     """Every run of whole sentences inside one topic whose length fits, with its score.
 
-    Runs that start a recap topic are left out unless `recaps`.
+    Runs that start a recap topic are left out unless `recaps`; runs holding a dull sentence
+    unless `dull_ok`.
     """
     n, out = len(sents), []
     gap = [math.inf] + [sents[g].start - sents[g - 1].end for g in range(1, n)] + [math.inf]
@@ -244,17 +279,21 @@ def candidates(sents: list[_Sentence], starts: set[int], opts: OfflineOptions, *
     for i in range(n):
         in_recap = _cue(sents[i], RECAP_CUES) if i in starts else in_recap
         recap[i] = in_recap
+    w = {k: 0.0 if k in opts.off else v for k, v in WEIGHTS.items()}
+    no_dull = "dull" not in opts.off and not dull_ok
     for i in range(n):
-        if recap[i] and not recaps:
+        if (recap[i] and not recaps) or (sents[i].dull and no_dull):
             continue
-        head = W_EDGES / 2 * _edge(gap[i], i in starts, opts.pause) + W_HOOK * _hook(sents[i])
+        # A dangling opening costs up to a whole edge's worth: the viewer lacks what it refers to.
+        head = (w["edges"] / 2 * (_edge(gap[i], i in starts, opts.pause) + _opening(sents[i], i in starts) - 1)
+                + w["hook"] * ft.hook(question=sents[i].question, tokens=sents[i].tokens))
         counts: Counter[str] = Counter()
         toks = keys = 0
         for j in range(i, n):
             if j > i and j in starts:
                 break  # never straddle a topic boundary
             dur = sents[j].end - sents[i].start
-            if dur > opts.max_len:
+            if dur > opts.max_len or (sents[j].dull and no_dull):
                 break
             toks += sents[j].n_tokens
             for t in sents[j].content:
@@ -265,8 +304,10 @@ def candidates(sents: list[_Sentence], starts: set[int], opts: OfflineOptions, *
             ratio = sum(counts.values()) / max(toks, 1)
             density = (0.4 * min(1.0, max(0.0, (ratio - 0.3) / 0.35))
                        + 0.3 * min(1.0, len(counts) / dur) + 0.3 * min(1.0, keys / 3))
-            tail = W_EDGES / 2 * _edge(gap[j + 1], j + 1 == n or j + 1 in starts, opts.pause)
-            out.append(_Candidate(head + tail + W_LENGTH * _length(dur, opts) + W_DENSITY * density, i, j))
+            end_topic = j + 1 == n or j + 1 in starts
+            tail = (w["edges"] / 2 * _edge(gap[j + 1], end_topic, opts.pause)
+                    * _closing(sents[j], None if j + 1 == n else sents[j + 1], end_topic))
+            out.append(_Candidate(head + tail + w["length"] * _length(dur, opts) + w["specific"] * density, i, j))
     return out
 
 
@@ -281,13 +322,21 @@ def select(cands: list[_Candidate], sents: list[_Sentence], clips: int) -> list[
     return sorted(chosen, key=lambda c: c.i)
 
 
-def _title(terms: Counter[str], df: Counter[str], n_sents: int) -> str:
-    """2-5 content words, ranked by tf-idf (sentences as documents), Title Cased."""
+def _title(terms: Counter[str], df: Counter[str], n_sents: int, *, opening: frozenset[str] = frozenset(),
+           text: str = "") -> str:
+    """2-5 content words, ranked by tf-idf (sentences as documents), Title Cased.
+
+    Words of the opening sentence weigh more: a speaker names the subject first ("Our next
+    topic is the history of the pencil")."""
     # idf keeps words the whole talk repeats from naming every clip; past the
     # first two, only terms the span repeats are kept, so one-offs don't pad it.
-    ranked = sorted(terms, key=lambda t: (-terms[t] * math.log(1 + n_sents / df[t]), t))
+    ranked = sorted(terms, key=lambda t: (-terms[t] * math.log(1 + n_sents / df[t]) * (1.5 if t in opening else 1), t))
     top = [t for q, t in enumerate(ranked[:5]) if q < 2 or terms[t] >= 2]
-    return " ".join(t[:1].upper() + t[1:] for t in top)  # str.title() would give "Here'S"
+    # Never the clip's own opening words ("Glaciers Carve" for "Glaciers carve valleys..."): the next
+    # pair of key terms that is not a run of the opening instead.
+    tries = [top, *([a, b] for a in ranked[:5] for b in ranked[:5] if a != b)]
+    best = next((t for t in tries if not ft.title_problem(" ".join(t), text)), top)
+    return " ".join(t[:1].upper() + t[1:] for t in best)  # str.title() would give "Here'S"
 
 
 def _reason(c: _Candidate, sents: list[_Sentence], *, starts: set[int], keys: int, pause: float) -> str:
@@ -304,8 +353,12 @@ def _reason(c: _Candidate, sents: list[_Sentence], *, starts: set[int], keys: in
     parts = [f"{c.j - c.i + 1} sentences", edges, f"{keys} key terms"]
     if sents[c.i].question:
         parts.append("opens with a question")
-    elif sents[c.i].opener in HOOK_OPENERS:
+    elif ft.has_number(sents[c.i].tokens):
+        parts.append("opens with a number")
+    elif sents[c.i].opener in ft.HOOK_OPENERS:
         parts.append(f'opens with a hook ("{sents[c.i].opener}")')
+    if dull := sorted({s.dull for s in sents[c.i:c.j + 1] if s.dull}):
+        parts.append(f"holds a dull passage ({', '.join(dull)}): nothing else fit")
     return f"{kind}: {', '.join(parts)}"
 
 
@@ -315,30 +368,61 @@ def _to_span(c: _Candidate, sents: list[_Sentence], words: list[Word], *, starts
     keys = sum(v >= 2 for v in terms.values())
     first, last = sents[c.i].first, sents[c.j].last
     quote = " ".join(w.text.strip() for w in words[first:min(first + 6, last + 1)])
-    return Span(start=words[first].start, end=words[last].end, title=_title(terms, df, len(sents)),
+    text = " ".join(w.text.strip() for w in words[first:last + 1])
+    title = _title(terms, df, len(sents), opening=frozenset(sents[c.i].content), text=text)
+    return Span(start=words[first].start, end=words[last].end, title=title,
                 reason=_reason(c, sents, starts=starts, keys=keys, pause=pause),
                 score=max(0, min(100, round(c.score))), quote=quote)
 
 
-def propose_spans(transcript: Transcript, opts: OfflineOptions) -> list[Span]:
-    """Up to `opts.clips` non-overlapping spans, sorted by start.
+@dataclass(frozen=True, kw_only=True)
+class Shortlisted:
+    """One candidate the program proposes: its offline span (title, reason, score) and its words."""
 
-    Spans always start at a sentence's first word and end at a sentence's last
-    word, and always last between min_len and max_len. If no run fits inside
-    one topic, topic boundaries are ignored and runs anywhere are tried; if
-    still none fits (e.g. the speech is shorter than min_len) the result is [].
-    A transcript of min_len..max_len seconds thus yields one span over all of it.
+    id: str     # "c1", "c2", ... in time order: what a model may name, and nothing else
+    span: Span
+    text: str
+    dull: str   # the dull kinds it holds ("" when none: the normal case)
+
+
+def shortlist(transcript: Transcript, opts: OfflineOptions, size: int) -> list[Shortlisted]:
+    """Up to `size` non-overlapping candidates, best first by the offline score.
+
+    Candidates always start at a sentence's first word and end at a sentence's last word, lie
+    inside one topic and last between min_len and max_len. Fallbacks, in order, only while
+    nothing fits: recap topics, then runs across topic boundaries, then runs holding a dull
+    passage (flagged in `dull` and its reason, so the caller can warn). [] when the speech is
+    shorter than min_len.
     """
     if opts.min_len <= 0 or opts.max_len < opts.min_len or opts.pause <= 0 or opts.clips < 0:
         raise OptionError(f"offline segmenter: bad options {opts}")
     words = sorted((w for w in transcript.words() if w.text.strip()), key=lambda w: w.start)
-    if opts.clips == 0 or not words or words[-1].end - words[0].start < opts.min_len:
+    if size <= 0 or not words or words[-1].end - words[0].start < opts.min_len:
         return []
     # Sentences longer than half a clip are run-ons (unpunctuated ASR); cut them
     # so a clip can still be built from several of them.
     sents = [_make_sentence(words, a, b) for a, b in split_sentences(words, opts.pause, opts.max_len / 2)]
+    sents = _smooth_dull(sents, opts.pause)
     starts = topic_starts(sents, opts)
     cands = (candidates(sents, starts, opts) or candidates(sents, starts, opts, recaps=True)
-             or candidates(sents, {0}, opts, recaps=True))
+             or candidates(sents, {0}, opts, recaps=True) or candidates(sents, {0}, opts, recaps=True, dull_ok=True))
     df = Counter(t for s in sents for t in set(s.content))
-    return [_to_span(c, sents, words, starts=starts, df=df, pause=opts.pause) for c in select(cands, sents, opts.clips)]
+    chosen = sorted(select(cands, sents, size), key=lambda c: (-c.score, c.i))
+    ids = {c.i: f"c{k}" for k, c in enumerate(sorted(chosen, key=lambda c: c.i), 1)}
+    return [Shortlisted(id=ids[c.i], span=_to_span(c, sents, words, starts=starts, df=df, pause=opts.pause),
+                        text=" ".join(w.text.strip() for w in words[sents[c.i].first:sents[c.j].last + 1]),
+                        dull=", ".join(sorted({s.dull for s in sents[c.i:c.j + 1] if s.dull})))
+            for c in chosen]
+
+
+def propose_spans(transcript: Transcript, opts: OfflineOptions) -> list[Span]:
+    """Up to `opts.clips` non-overlapping spans (see `shortlist`), sorted by start.
+
+    A transcript of min_len..max_len seconds yields one span over all of it.
+    """
+    picked = shortlist(transcript, opts, opts.clips)
+    for c in picked:
+        if c.dull:
+            print(f"  segment: WARNING: clip {c.span.start:.1f}-{c.span.end:.1f}s holds a dull passage "
+                  f"({c.dull}): nothing else fits min_len/max_len")
+    return sorted((c.span for c in picked), key=lambda s: s.start)

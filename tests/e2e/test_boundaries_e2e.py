@@ -66,8 +66,7 @@ def test_offline_clips_start_and_end_on_whole_words(project):
 
 def test_llm_clips_start_and_end_on_whole_words(project):
     with LLMServer() as server:
-        run_ok(project.doit(*OPTS, "llm_window_chars=800",
-                            env={"OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": "sk-x"}))
+        run_ok(project.doit(*OPTS, env={"OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": "sk-x"}))
     assert project.manifest()["segmenter"] == "llm"
     check_clips(project)
 

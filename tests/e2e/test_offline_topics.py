@@ -42,7 +42,7 @@ def test_default_offline_clips_each_hold_one_topic(sample_transcript, tmp_path):
     opts = SegmentOptions(segmenter="offline", clips=DEFAULTS.clips, min_len=DEFAULTS.min_len,
                           max_len=DEFAULTS.max_len, padding=DEFAULTS.padding, llm_model=DEFAULTS.llm_model,
                           llm_timeout=DEFAULTS.llm_timeout, llm_retries=DEFAULTS.llm_retries,
-                          llm_window_chars=DEFAULTS.llm_window_chars)
+                          llm_choose=DEFAULTS.llm_choose)
     out = tmp_path / "segments.json"
     run(sample_transcript, str(out), str(tmp_path / "ledger.jsonl"), opts=opts)
     clips = json.loads(out.read_text())["clips"]

@@ -233,3 +233,97 @@ def test_invariants_on_arbitrary_timings(tokens, clips):
         assert opts.min_len <= s.end - s.start <= opts.max_len
     for a, b in zip(spans, spans[1:]):
         assert a.end <= b.start
+
+
+# --- dull passages, clean edges, topic shifts (issue 20) --------------------------------------
+
+DULL = {
+    "mic check": "Can everyone hear me okay? Testing, one, two, three. Is this thing on?",
+    "screen sharing": "Let me share my screen. Can you all see my slides now? Okay, the screen share works.",
+    "sponsor read": "This episode is sponsored by Nordwind. Use the promo code SHOW for ten percent off.",
+    "housekeeping": "A quick housekeeping note. The restrooms are down the hall. The slides will be emailed.",
+    "subscribe request": "If you like this, please like and subscribe. Hit the bell so you never miss one.",
+    "greeting or thanks": "Thank you so much for watching. See you next week. Goodbye!",
+}
+
+
+@pytest.mark.parametrize("kind", list(DULL))
+def test_every_dull_sentence_is_recognised(kind):
+    from clipforge.stages.segment.features import dull_kind
+
+    kinds = {dull_kind(s) for s in re.findall(r"[^.!?]+[.!?]", DULL[kind])}
+    assert kinds == {kind}, kinds
+
+
+def test_content_sentences_are_not_dull():
+    from clipforge.stages.segment.features import dull_kind
+
+    for para in TOPICS:
+        for s in re.findall(r"[^.!?]+[.!?]", para):
+            assert dull_kind(s) == "", s
+
+
+@pytest.mark.parametrize("kind", list(DULL))
+def test_no_clip_holds_a_dull_passage_between_topics(kind):
+    """A dull passage with no pause around it, between two topics: no clip reaches into it."""
+    paras = [COOKING, DULL[kind], ASTRONOMY]
+    tr = make_transcript(paras, topic_gap=0.8)
+    dull_from, dull_to = topic_ranges(tr, paras)[1]
+    spans = propose_spans(tr, OfflineOptions(clips=8, min_len=5, max_len=30))
+    assert spans
+    for s in spans:
+        assert s.end <= dull_from or s.start >= dull_to, (kind, span_text(tr, s)[:80])
+
+
+def test_only_dull_speech_still_gives_a_clip_with_a_loud_warning(capsys):
+    paras = [DULL["sponsor read"] + " " + DULL["subscribe request"]]
+    tr = make_transcript(paras)
+    spans = propose_spans(tr, OfflineOptions(clips=1, min_len=5, max_len=40))
+    assert len(spans) == 1 and "dull passage" in spans[0].reason
+    assert "WARNING" in capsys.readouterr().out
+
+
+def _score_from(para: str, first: int) -> float:
+    """Best score of a candidate opening on sentence `first` of a one-topic paragraph."""
+    from clipforge.stages.segment.offline import _make_sentence, candidates, split_sentences
+
+    words = make_transcript([para]).words()
+    sents = [_make_sentence(words, a, b) for a, b in split_sentences(words, 0.7, 20)]
+    return max(c.score for c in candidates(sents, {0}, OfflineOptions(min_len=5, max_len=12)) if c.i == first)
+
+
+@pytest.mark.parametrize("opener", ["So", "And", "That's why", "But"])
+def test_a_dangling_opening_scores_lower_than_a_clean_one(opener):
+    """Same words, same pauses: the run opening on "So..." loses to the one opening on its subject."""
+    para = ("Volcanoes erupt when gas pressure in the magma beats the rock above. {} the mountain explodes "
+            "with the force of a bomb. Magma chambers refill over many centuries.")
+    assert _score_from(para.format(opener), 1) < _score_from(para.format("Here"), 1) - 10
+
+
+def test_a_cohesion_boundary_snaps_to_the_longer_pause_beside_it():
+    """Topics with no cue word and no long pause: the shift sits on the 1.3 s pause, not a sentence early."""
+    from clipforge.stages.segment.offline import _make_sentence, _snap_to_pause
+
+    words = [Word(f"w{k}.", float(k), k + 0.5) for k in range(6)]
+    words[3:] = [Word(w.text, w.start + 0.8, w.end + 0.8) for w in words[3:]]  # 1.3 s before word 3
+    sents = [_make_sentence(words, k, k) for k in range(6)]
+    assert _snap_to_pause(2, sents, 0.7) == 3 and _snap_to_pause(4, sents, 0.7) == 3
+    assert _snap_to_pause(1, sents, 0.7) == 1  # no longer pause within one sentence: unchanged
+
+
+def test_ordinal_and_next_topic_cues_open_topics():
+    from clipforge.stages.segment.offline import _make_sentence, opens_topic
+
+    for text in ("Third, why do cats purr", "Our next topic is pencils.", "Next up: pencils.", "Secondly, bees."):
+        words = [Word(t, float(k), k + 0.5) for k, t in enumerate(text.split())]
+        assert opens_topic(_make_sentence(words, 0, len(words) - 1)), text
+
+
+@pytest.mark.parametrize("text, back", [
+    ("Stretchy gluten proteins trap that gas in bubbles.", True), ("It has eight arms.", True),
+    ("These bubbles grow in the oven.", True), ("Short blue waves are scattered more strongly.", False),
+    ("I think that octopuses are clever.", False), ("Bread dough contains flour and yeast.", False)])
+def test_an_opening_that_points_back_at_the_sentence_before(text, back):
+    from clipforge.stages.segment.features import refers_back
+
+    assert refers_back(tuple(t.strip(".,").lower() for t in text.split())) is back
