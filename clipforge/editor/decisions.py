@@ -1,0 +1,333 @@
+"""Each edit the editor makes: a decision file rewritten (atomically, by the stages' own code) and recorded
+in the state file as the stage that owns it would record it, so the next `doit keep=yes` rebuilds only
+what the edit touched and a later `doit` is a no-op.
+
+The decisions, and who owns them:
+  temp_processing/segments.json   the clips (title, span, drop, add): the segment stage
+  temp_processing/transcript.json the words (a misheard word fixed): the transcript stage; the clips
+                                  holding the word get new words, so their captions are made again
+  vfx/segNNN.reframe.json         a clip's frame (mode, a manual keyframe): the vfx stage
+  broll/segNNN.broll.json         a clip's inserts (one removed): the broll stage
+
+Every function here runs inside `editing()`: the project's run lock is held (no `doit` runs meanwhile,
+and two tabs' edits are applied one after the other), and the state file is freshly read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterator
+
+from clipforge.config import load_options, source_key
+from clipforge.errors import ClipforgeError, ErrorCode
+from clipforge.fsutil import read_json, write_json
+from clipforge.lock import RunLock
+from clipforge.pipeline import Context
+from clipforge.records import ClipPlan, Span, Transcript, Word
+from clipforge.state import CURRENT
+
+ADDED_REASON = "added in the editor"
+FRAME_MODES = ("face", "center", "fit")  # modes with the same output frame, so the captions still fit
+
+
+class EditError(ClipforgeError):
+    """An edit that cannot be applied as asked (a bad span, an unknown clip): nothing was changed."""
+
+    code = ErrorCode.BAD_OPTION
+
+    def __init__(self, message: str, *, hint: str = "reload the editor page and try again"):
+        super().__init__(message, hint=hint)
+
+
+class StaleError(EditError):
+    """The clip changed since the page showed it (another tab edited it): refused, not merged."""
+
+
+def context_of(st) -> Context:
+    """The saved run's options (pyproject plus the run's `doit key=value`), with keep=yes."""
+    opts = load_options({**st.options, "keep": "yes"})
+    return Context(opts=opts, source_key=source_key(opts.input))
+
+
+@contextlib.contextmanager
+def editing() -> Iterator[Context]:
+    """Hold the run lock (LockedError if a run holds it) over a freshly read state file."""
+    lock = RunLock()
+    lock.acquire(note=lambda msg: None)
+    try:
+        st = CURRENT.reload()
+        if st is None:
+            raise EditError("the last run did not keep its decisions (temp_processing/ and the state file)",
+                            hint="press 'Make editable' in the editor, or run `doit keep=yes`")
+        yield context_of(st)
+    finally:
+        lock.release()
+
+
+def version(plan: dict) -> str:
+    """What the page was showing of a clip: an edit made against another version is refused."""
+    return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:12]
+
+
+# -- the words ---------------------------------------------------------------------------------
+
+@dataclasses.dataclass(kw_only=True)
+class Words:
+    """The transcript as the cut planner sees it (repaired, clipped to the media), with each word's
+    place in transcript.json, so a click on word n means the same word to the planner and the file."""
+
+    doc: object  # stages.segment.boundary_words.Doc
+    where: list[tuple[int, int]]  # doc word n -> (segment, word) in transcript.json
+    duration: float
+
+
+def load_words(ctx: Context) -> Words:
+    from clipforge.stages.segment.boundaries import BoundaryOptions
+    from clipforge.stages.segment.boundary_words import prepare_doc
+
+    data = read_json(ctx.transcript)
+    transcript = Transcript.from_dict(data)
+    where = [(s, k) for s, seg in enumerate(data.get("segments", [])) for k, w in enumerate(seg.get("words", []))
+             if isinstance(w.get("text"), str) and w["text"].strip()]
+    doc = prepare_doc(transcript.words(), transcript.duration, BoundaryOptions().pause)
+    return Words(doc=doc, where=where[:len(doc.words)], duration=transcript.duration)
+
+
+# -- segments.json -----------------------------------------------------------------------------
+
+def load_segments(ctx: Context) -> dict:
+    return read_json(ctx.segments)
+
+
+def find_clip(data: dict, clip_id: str, seen: str | None) -> tuple[int, dict]:
+    for n, c in enumerate(data["clips"]):
+        if c["id"] == clip_id:
+            if seen is not None and seen != version(c):
+                raise StaleError(f"clip {clip_id} was changed meanwhile (another tab?); your edit was not applied")
+            return n, c
+    raise EditError(f"there is no clip {clip_id!r} in this run")
+
+
+def _record(ctx: Context, task: str, *, targets: list[str], inputs: list[str]) -> None:
+    """Record a stage's task as current for its rewritten outputs, keeping the seconds it took."""
+    old = CURRENT.state.tasks.get(task, {})
+    stage_hash = ctx.opts.stage_hash(task.split(":")[0])
+    CURRENT.record_task(task, stage_hash, targets=targets, inputs=inputs, seconds=old.get("seconds"))
+
+
+def save_segments(ctx: Context, data: dict, *, changed: list[str]) -> None:
+    """Write segments.json as the segment stage does, record it, and queue the changed clips' stages."""
+    from clipforge.stagelist import per_clip_stages
+
+    data["clips"].sort(key=lambda c: c["start"])
+    write_json(ctx.segments, data)
+    _record(ctx, "segment", targets=[ctx.segments], inputs=[ctx.transcript])
+    units = [{"id": c["id"], "start": c["start"], "end": c["end"]} for c in data["clips"]]
+    live = {u["id"] for u in units}
+    st = CURRENT.state
+    for stage in per_clip_stages():
+        CURRENT.set_queue(stage.name, units)
+        CURRENT.forget_units(stage.name, [c for c in changed if c in live])
+    for name in [t for t in st.tasks if ":" in t and t.split(":")[1] not in live and t.split(":")[0] != "transcribe"]:
+        del st.tasks[name]  # a dropped clip's records: `doit status` and the timings should not count it
+    CURRENT.save()
+
+
+def set_title(ctx: Context, clip_id: str, *, title: str, seen: str | None) -> str:
+    title = " ".join(str(title).split())[:200]
+    if not title:
+        raise EditError("a title cannot be empty")
+    data = load_segments(ctx)
+    _, clip = find_clip(data, clip_id, seen)
+    clip["title"] = title
+    save_segments(ctx, data, changed=[clip_id])
+    return f"{clip_id}: title set"
+
+
+def drop_clip(ctx: Context, clip_id: str, *, seen: str | None) -> str:
+    data = load_segments(ctx)
+    n, clip = find_clip(data, clip_id, seen)
+    if len(data["clips"]) == 1:
+        raise EditError("this is the only clip; a run needs at least one", hint="add a clip first, then drop this one")
+    del data["clips"][n]
+    # Kept (not lost) so a later version may offer to restore it; the stages read only "clips".
+    data.setdefault("removed_in_editor", []).append(clip)
+    save_segments(ctx, data, changed=[])
+    return f"{clip_id}: dropped"
+
+
+def cut_plan(words: Words, *, first: int, last: int, ctx: Context) -> tuple[float, float, dict]:
+    """Words first..last as a clip, cut by the pipeline's planner: its checks (validate_span), padding
+    into silence only (never into a neighbour word), and its sentence flags when a cut is mid-sentence."""
+    from clipforge.stages.segment import boundaries as b
+    from clipforge.stages.segment.boundary_words import join_words
+
+    doc = words.doc
+    if not (0 <= first <= last < len(doc.words)):
+        raise EditError(f"words {first}-{last} are not in the transcript (0-{len(doc.words) - 1})")
+    w = doc.words
+    why = b.validate_span(Span(w[first].start, w[last].end), w, words.duration)
+    if why:
+        raise EditError(f"that span is impossible: {why}")
+    opts = b.BoundaryOptions(min_len=ctx.opts.min_len, max_len=ctx.opts.max_len, padding=ctx.opts.padding)
+    cut = b._Cut(index=0, span=Span(w[first].start, w[last].end), first=first, last=last, i0=first, j0=last)
+    start, end = b._cut_points(doc, cut, max(0.0, opts.padding))
+    if end - start > opts.max_len:
+        raise EditError(f"{end - start:.1f} s is longer than max_len={opts.max_len:g} s",
+                        hint="pick a later start or an earlier end word, or run with a larger max_len=")
+    if end - start < 1.0:
+        raise EditError(f"{end - start:.1f} s is too short for a clip", hint="pick at least a second of speech")
+    flags = b._flags(doc, first, last, f=first, last=last, lv=doc.sent, opts=opts)
+    flags += [b.FLAG_REPAIRED] if any(doc.repaired[first:last + 1]) and b.FLAG_REPAIRED not in flags else []
+    text = join_words(w[first:last + 1])
+    return start, end, {"text": text, "first_word": w[first].text.strip(), "last_word": w[last].text.strip(),
+                        "flags": flags}
+
+
+def _speech_note(start: float, end: float, ctx: Context) -> str:
+    d = end - start
+    return f" ({d:.1f} s, shorter than min_len={ctx.opts.min_len:g} s)" if d < ctx.opts.min_len else f" ({d:.1f} s)"
+
+
+def trim(ctx: Context, clip_id: str, *, first: int, last: int, seen: str | None) -> str:
+    data = load_segments(ctx)
+    _, clip = find_clip(data, clip_id, seen)
+    start, end, fields = cut_plan(load_words(ctx), first=first, last=last, ctx=ctx)
+    plan = ClipPlan.from_dict({**clip, **fields, "start": start, "end": end})
+    clip.clear()
+    clip.update(plan.to_dict())
+    save_segments(ctx, data, changed=[clip_id])
+    return f"{clip_id}: now {start:.2f}-{end:.2f} s{_speech_note(start, end, ctx)}"
+
+
+def add_clip(ctx: Context, *, first: int, last: int, title: str) -> str:
+    data = load_segments(ctx)
+    start, end, fields = cut_plan(load_words(ctx), first=first, last=last, ctx=ctx)
+    taken = {c["id"] for c in data["clips"]} | {c["id"] for c in data.get("removed_in_editor", [])}
+    n = 1
+    while f"seg{n:03d}" in taken:
+        n += 1
+    title = " ".join(str(title).split())[:200] or " ".join(fields["text"].split()[:6])
+    plan = ClipPlan(id=f"seg{n:03d}", start=start, end=end, title=title, reason=ADDED_REASON, score=0, **fields)
+    data["clips"].append(plan.to_dict())
+    save_segments(ctx, data, changed=[plan.id])
+    return f"{plan.id}: added, {start:.2f}-{end:.2f} s{_speech_note(start, end, ctx)}"
+
+
+# -- transcript.json: a word fixed -------------------------------------------------------------
+
+def fix_word(ctx: Context, clip_id: str, *, index: int, text: str, seen: str | None) -> str:
+    """Correct word `index` in transcript.json; every clip holding it gets its captions made again."""
+    from clipforge.stages.segment.boundary_words import join_words
+
+    new = " ".join(str(text).split())
+    if not new:
+        raise EditError("a caption word cannot be empty", hint="trim the clip to leave a word out")
+    data = load_segments(ctx)
+    find_clip(data, clip_id, seen)
+    words = load_words(ctx)
+    if not 0 <= index < len(words.where):
+        raise EditError(f"word {index} is not in the transcript")
+    s, k = words.where[index]
+    transcript = read_json(ctx.transcript)
+    word = transcript["segments"][s]["words"][k]
+    old = word["text"]
+    lead = old[: len(old) - len(old.lstrip())]  # whisper words carry their leading space
+    word["text"] = lead + new
+    seg = transcript["segments"][s]
+    seg["text"] = "".join(w["text"] for w in seg["words"]) if lead else " ".join(w["text"] for w in seg["words"])
+    write_json(ctx.transcript, transcript)
+    chunk_files = [ctx.chunk_file(c["id"]) for c in read_json(ctx.chunks)["chunks"]]
+    _record(ctx, "transcript", targets=[ctx.transcript], inputs=[ctx.chunks, *chunk_files])
+    at = words.doc.words[index]
+    changed = []
+    fixed = load_words(ctx).doc.words
+    for clip in data["clips"]:
+        if at.end > clip["start"] and at.start < clip["end"]:
+            inside = [n for n, w in enumerate(fixed) if w.end > clip["start"] and w.start < clip["end"]]
+            ws = fixed[inside[0]:inside[-1] + 1]
+            clip.update(text=join_words(ws), first_word=ws[0].text.strip(), last_word=ws[-1].text.strip())
+            changed.append(clip["id"])
+    save_segments(ctx, data, changed=changed)
+    return f"{clip_id}: {old.strip()!r} is now {new!r}"
+
+
+# -- per-clip decision files -------------------------------------------------------------------
+
+def _clip_step(ctx: Context, clip_id: str, stage_name: str, seen: str | None):
+    from clipforge.cliptasks import clip_step, clip_words, read_or
+    from clipforge.stagelist import stage
+
+    _, clip = find_clip(load_segments(ctx), clip_id, seen)
+    plan = ClipPlan.from_dict(clip)
+    words = clip_words(read_or(ctx.transcript, {}), plan)
+    return clip_step(stage(stage_name), ctx, plan, words=words, source_info=read_or(ctx.source_info, {}))
+
+
+def _rewrite(ctx: Context, step, write) -> None:
+    """Run `write` in place of the stage's own work, then record the task exactly as its step does."""
+    from clipforge.tasks import execute
+
+    failed = execute(dataclasses.replace(step, run=write))
+    if failed is not None:
+        raise EditError(str(failed).strip().splitlines()[-1][:300])
+    from clipforge.stagelist import per_clip_stages
+
+    after = [s.name for s in per_clip_stages()]
+    for name in after[after.index(step.stage) + 1:]:
+        CURRENT.forget_units(name, [step.unit])
+    CURRENT.save()
+
+
+def set_frame(ctx: Context, clip_id: str, *, mode: str, seen: str | None) -> str:
+    """Reframe this clip with another mode (the vfx stage's own planner, this clip only)."""
+    from clipforge.stagelist import stage
+
+    if mode not in FRAME_MODES:
+        raise EditError(f"frame mode {mode!r} is not one of {', '.join(FRAME_MODES)}")
+    if ctx.opts.reframe not in FRAME_MODES:
+        raise EditError(f"this run's reframe={ctx.opts.reframe} has another frame size",
+                        hint="run `doit keep=yes reframe=face` to change every clip")
+    step, job = _clip_step(ctx, clip_id, "vfx", seen)
+    job = dataclasses.replace(job, options={**job.options, "reframe": mode})
+    _rewrite(ctx, step, lambda: stage("vfx").function()(job))
+    return f"{clip_id}: frame mode {mode}"
+
+
+def set_keyframe(ctx: Context, clip_id: str, *, x: float, y: float, seen: str | None) -> str:
+    """Centre the crop window on (x, y), fractions of the source frame: one keyframe for the whole clip."""
+    from clipforge.stages.vfx import write_reframe
+
+    step, job = _clip_step(ctx, clip_id, "vfx", seen)
+    path = job.output(".reframe.json")
+    decision = read_json(path)
+    src, crop = decision.get("source"), decision.get("crop")
+    if not (src and crop) or decision.get("mode") not in ("face", "center"):
+        raise EditError("this clip's frame has no crop window to move", hint="set its frame mode to face or center")
+    if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+        raise EditError("the point must lie inside the frame")
+    left = min(max(x * src["w"] - crop["w"] / 2, 0), src["w"] - crop["w"])
+    top = min(max(y * src["h"] - crop["h"] / 2, 0), src["h"] - crop["h"])
+    decision.update(mode="center", path=[{"t": 0.0, "x": round(left, 1), "y": round(top, 1), "cut": False}],
+                    note=f"manual keyframe from the editor at {x:.2f}, {y:.2f} of the frame")
+    _rewrite(ctx, step, lambda: write_reframe(path, decision))
+    return f"{clip_id}: frame centred at {x:.0%} {y:.0%}"
+
+
+def remove_broll(ctx: Context, clip_id: str, *, index: int, seen: str | None) -> str:
+    step, job = _clip_step(ctx, clip_id, "broll", seen)
+    path = job.output(".broll.json")
+    plan = read_json(path)
+    inserts = plan.get("inserts", [])
+    if not 0 <= index < len(inserts):
+        raise EditError(f"clip {clip_id} has no B-roll insert {index + 1}")
+    gone = inserts.pop(index)
+    _rewrite(ctx, step, lambda: write_json(path, plan))
+    return f"{clip_id}: B-roll {gone.get('asset', '')!s} removed"
+
+
+def word_list(ctx: Context) -> list[Word]:
+    return load_words(ctx).doc.words
