@@ -128,7 +128,7 @@ def create_app(*, root: Path, guard: Guard, builder: Builder) -> Starlette:
         name = request.path_params["name"]
         if name not in STATIC:  # a fixed list: nothing else of the package is reachable
             return _refuse(404, "no such file")
-        body = resources.files("clipforge.editor_static").joinpath(name).read_bytes()
+        body = resources.files("clipforge.editor").joinpath("static", name).read_bytes()
         return Response(body, media_type=STATIC[name], headers=HEADERS)
 
     async def media(request: Request) -> Response:

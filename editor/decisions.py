@@ -257,7 +257,7 @@ def fix_word(ctx: Context, clip_id: str, *, index: int, text: str, seen: str | N
 
 # -- per-clip decision files -------------------------------------------------------------------
 
-def _clip_step(ctx: Context, clip_id: str, stage_name: str, seen: str | None):
+def _clip_step(ctx: Context, clip_id: str, stage_name: str, *, seen: str | None):
     from clipforge.cliptasks import clip_step, clip_words, read_or
     from clipforge.stagelist import stage
 
@@ -291,7 +291,7 @@ def set_frame(ctx: Context, clip_id: str, *, mode: str, seen: str | None) -> str
     if ctx.opts.reframe not in FRAME_MODES:
         raise EditError(f"this run's reframe={ctx.opts.reframe} has another frame size",
                         hint="run `doit keep=yes reframe=face` to change every clip")
-    step, job = _clip_step(ctx, clip_id, "vfx", seen)
+    step, job = _clip_step(ctx, clip_id, "vfx", seen=seen)
     job = dataclasses.replace(job, options={**job.options, "reframe": mode})
     _rewrite(ctx, step, lambda: stage("vfx").function()(job))
     return f"{clip_id}: frame mode {mode}"
@@ -301,7 +301,7 @@ def set_keyframe(ctx: Context, clip_id: str, *, x: float, y: float, seen: str | 
     """Centre the crop window on (x, y), fractions of the source frame: one keyframe for the whole clip."""
     from clipforge.stages.vfx import write_reframe
 
-    step, job = _clip_step(ctx, clip_id, "vfx", seen)
+    step, job = _clip_step(ctx, clip_id, "vfx", seen=seen)
     path = job.output(".reframe.json")
     decision = read_json(path)
     src, crop = decision.get("source"), decision.get("crop")
@@ -318,7 +318,7 @@ def set_keyframe(ctx: Context, clip_id: str, *, x: float, y: float, seen: str | 
 
 
 def remove_broll(ctx: Context, clip_id: str, *, index: int, seen: str | None) -> str:
-    step, job = _clip_step(ctx, clip_id, "broll", seen)
+    step, job = _clip_step(ctx, clip_id, "broll", seen=seen)
     path = job.output(".broll.json")
     plan = read_json(path)
     inserts = plan.get("inserts", [])

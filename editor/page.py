@@ -43,9 +43,10 @@ def _card(clip: dict, *, entry: dict, words, frame: dict, broll: dict, version: 
     start, end = float(clip["start"]), float(clip["end"])
     first, last = _span_of(words, start, end)
     video = ""
+    v = _a(str(entry.get("sha256", ""))[:12])  # a new encode is a new address: no stale cached video
     if entry.get("file"):
-        poster = f' poster="{_media(entry["poster"])}?v={_a(entry.get("sha256", "")[:12])}"' if entry.get("poster") else ""
-        video = (f'<video controls preload="metadata" src="{_media(entry["file"])}?v={_a(entry.get("sha256", "")[:12])}"'
+        poster = f' poster="{_media(entry["poster"])}?v={v}"' if entry.get("poster") else ""
+        video = (f'<video controls preload="metadata" src="{_media(entry["file"])}?v={v}"'
                  f'{poster} data-duration="{_a(entry.get("duration", ""))}"></video>')
     flags = "".join(f'<span class="flag">{escape(str(f))}</span>' for f in clip.get("flags") or [])
     modes = "".join(f'<option value="{m}"{" selected" if frame.get("mode") == m else ""}>{m}</option>'
@@ -58,7 +59,7 @@ def _card(clip: dict, *, entry: dict, words, frame: dict, broll: dict, version: 
     keyframe = ""
     if entry.get("poster") and frame.get("crop") and frame.get("source"):
         keyframe = (f'<div class="keyframe"><img class="frame" alt="a frame of the source: click the subject" '
-                    f'src="{_media(entry["poster"])}?v={_a(entry.get("sha256", "")[:12])}"></div>')
+                    f'src="{_media(entry["poster"])}?v={v}"></div>')
     words_html = _words(words, lo=start - CONTEXT_SECONDS, hi=end + CONTEXT_SECONDS, start=start, end=end)
     return f"""
 <section class="card" id="clip-{_a(clip['id'])}" data-clip="{_a(clip['id'])}" data-version="{_a(version)}"
