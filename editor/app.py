@@ -170,8 +170,12 @@ def create_app(*, root: Path, guard: Guard, builder: Builder) -> Starlette:
         ahead = builder.submit(Edit(what=what, apply=apply))
         return JSONResponse({"queued": ahead}, status_code=202, headers=HEADERS)
 
+    async def favicon(request: Request) -> Response:
+        return Response(status_code=204, headers=HEADERS)  # no icon, and no 404 in the console
+
     routes = [
         Route("/", index, methods=["GET"]),
+        Route("/favicon.ico", favicon, methods=["GET"]),
         Route("/static/{name}", static, methods=["GET"]),
         Route("/media/clips/{path:path}", media, methods=["GET"]),
         Route("/api/status", status, methods=["GET"]),

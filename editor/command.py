@@ -32,6 +32,7 @@ def _bind(port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.bind((HOST, port))
+        sock.listen(64)  # before the address is printed: a browser opened at once is queued, not refused
     except OSError as err:
         sock.close()
         raise ClipforgeError(f"cannot listen on {HOST}:{port} ({err.strerror})", code=ErrorCode.BAD_OPTION,
