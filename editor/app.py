@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -170,12 +171,30 @@ def create_app(*, root: Path, guard: Guard, builder: Builder) -> Starlette:
         ahead = builder.submit(Edit(what=what, apply=apply))
         return JSONResponse({"queued": ahead}, status_code=202, headers=HEADERS)
 
+    async def frame(request: Request) -> Response:
+        """A source frame of one clip (made on first use): the only file served from temp_processing/."""
+        from clipforge.state import CURRENT
+
+        clip_id = request.path_params["clip"]
+        st = CURRENT.reload()
+        if st is None or not clip_id.startswith("seg") or not clip_id[3:].isdigit():
+            return _refuse(404, "no such clip")
+        try:  # ffmpeg off the event loop: the status polls keep being answered meanwhile
+            made = await run_in_threadpool(decisions.source_frame, decisions.context_of(st), clip_id)
+        except Exception:  # no picture to show is not an error of the page
+            made = None
+        path = inside(root, made) if made else None
+        if path is None:
+            return _refuse(404, "no frame for this clip")
+        return FileResponse(path, media_type="image/jpeg", headers=HEADERS)
+
     async def favicon(request: Request) -> Response:
         return Response(status_code=204, headers=HEADERS)  # no icon, and no 404 in the console
 
     routes = [
         Route("/", index, methods=["GET"]),
         Route("/favicon.ico", favicon, methods=["GET"]),
+        Route("/frame/{clip}", frame, methods=["GET"]),
         Route("/static/{name}", static, methods=["GET"]),
         Route("/media/clips/{path:path}", media, methods=["GET"]),
         Route("/api/status", status, methods=["GET"]),

@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 
 from clipforge.config import load_options, source_key
@@ -327,6 +328,32 @@ def remove_broll(ctx: Context, clip_id: str, *, index: int, seen: str | None) ->
     gone = inserts.pop(index)
     _rewrite(ctx, step, lambda: write_json(path, plan))
     return f"{clip_id}: B-roll {gone.get('asset', '')!s} removed"
+
+
+def source_frame(ctx: Context, clip_id: str) -> str | None:
+    """A frame of the source (not of the reframed clip) at the clip's middle, to click the subject on;
+    made once per span into temp_processing/editor/, None when the clip or the picture is missing."""
+    from clipforge.fsutil import atomic_path
+    from clipforge.media import run_ffmpeg
+
+    clip = next((c for c in load_segments(ctx)["clips"] if c["id"] == clip_id), None)
+    if clip is None or not _safe_info(ctx).get("has_video"):
+        return None
+    at = (float(clip["start"]) + float(clip["end"])) / 2
+    dest = f"{ctx.unit_file('editor', clip_id, '')}-{at:.2f}.jpg"
+    with contextlib.suppress(FileNotFoundError):
+        return dest if os.path.getsize(dest) > 0 else None
+    with atomic_path(dest, ".jpg") as tmp:
+        run_ffmpeg(["-ss", f"{at:.3f}", "-i", ctx.media, "-map", "0:v:0", "-frames:v", "1", "-vf", "scale=480:-2",
+                    "-q:v", "5", "-f", "image2", str(tmp)], what=f"a source frame for {clip_id}", timeout=60)
+    return dest
+
+
+def _safe_info(ctx: Context) -> dict:
+    try:
+        return read_json(ctx.source_info)
+    except (OSError, ValueError):
+        return {}
 
 
 def word_list(ctx: Context) -> list[Word]:

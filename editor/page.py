@@ -57,9 +57,10 @@ def _card(clip: dict, *, entry: dict, words, frame: dict, broll: dict, version: 
         for n, i in enumerate(broll.get("inserts", [])))
     off = "" if editable else " disabled"
     keyframe = ""
-    if entry.get("poster") and frame.get("crop") and frame.get("source"):
-        keyframe = (f'<div class="keyframe"><img class="frame" alt="a frame of the source: click the subject" '
-                    f'src="{_media(entry["poster"])}?v={v}"></div>')
+    if frame.get("crop") and frame.get("source") and frame.get("mode") in ("face", "center"):
+        keyframe = (f'<div class="keyframe">Click the subject to centre the frame on it:<br>'
+                    f'<img class="frame" alt="the source at the middle of the clip" '
+                    f'src="/frame/{_a(clip["id"])}?at={start:.2f}-{end:.2f}"></div>')
     words_html = _words(words, lo=start - CONTEXT_SECONDS, hi=end + CONTEXT_SECONDS, start=start, end=end)
     return f"""
 <section class="card" id="clip-{_a(clip['id'])}" data-clip="{_a(clip['id'])}" data-version="{_a(version)}"

@@ -312,3 +312,24 @@ def test_the_server_listens_on_loopback_only(editor):
             assert s.connect_ex((addr, port)) != 0, f"the editor answers on {addr}"
     with socket.create_connection(("127.0.0.1", port), timeout=5):
         pass
+
+
+def test_click_the_subject_in_a_source_frame_moves_the_crop(editor, ctx):
+    import json
+
+    page = open_page(ctx, editor)
+    before = clip(editor.project, "seg001")
+    img = page.locator("#clip-seg001 img.frame")
+    until(page, "() => { const i = document.querySelector('#clip-seg001 img.frame'); "
+                "return i.complete && i.naturalWidth > 0; }")
+    box = img.bounding_box()
+    img.click(position={"x": box["width"] * 0.95, "y": box["height"] / 2})  # far right of the source
+    wait_builds(page, editor, 1)
+    decision = json.loads(editor.project.temp("vfx/seg001.reframe.json").read_text())
+    src, crop = decision["source"], decision["crop"]
+    assert decision["path"] == [{"t": 0.0, "x": float(src["w"] - crop["w"]), "y": 0.0, "cut": False}]
+    after = clip(editor.project, "seg001")
+    assert after["reframe"] == "center" and after["sha256"] != before["sha256"]
+    # The other clip kept its encode; a second `doit` has nothing to do.
+    editor.kill()
+    assert executed(run_ok(editor.project.doit()).stdout) == set()
