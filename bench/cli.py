@@ -13,7 +13,7 @@ import bench
 from bench import core
 from bench.core import NOTES, Row, add, guarded, say
 
-GROUPS = ("noop", "extract", "late", "transcribe", "memory", "shorts", "batch")
+GROUPS = ("noop", "extract", "late", "transcribe", "memory", "shorts", "batch", "edit")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             "memory": lambda: mod.run(tmp, a.quick, a.full),
             "shorts": lambda: mod.run(tmp, small, a.quick),
             "batch": lambda: mod.run(tmp, a.quick),
+            "edit": lambda: mod.run(tmp, small),
         }[name]()
 
     try:
