@@ -50,17 +50,21 @@ def _card(page: str, clip: str) -> dict:
 
 
 def _edit_once(client: Client, n: int) -> float:
-    """Move seg001's start one word later (odd n) or back (even n); seconds until its build is done."""
+    """Move seg001's start one word later (even n) or back (odd n); seconds until its build is done."""
     page = client.page()
     csrf = re.search(r'<meta name="csrf" content="([^"]+)"', page).group(1)
     card = _card(page, "seg001")
-    first = card["first"] + (1 if n % 2 else -1)
-    builds = client.status()["builds"]
+    first = card["first"] + (-1 if n % 2 else 1)  # shorter first: a longer clip could pass max_len
+    before = client.status()
+    builds, last = before["builds"], before["messages"][-1:]
     t = time.perf_counter()
     client.post({"action": "trim", "clip": "seg001", "version": card["version"], "first": first,
                  "last": card["last"]}, csrf)
     while True:
         st = client.status()
+        refused = [m for m in st["messages"][-1:] if m not in last and "not applied" in m]
+        if refused or time.perf_counter() - t > 600:
+            raise RuntimeError(f"the edit was not built: {refused or st}")
         if st["builds"] > builds and st["state"] == "idle":
             if st["last_rc"] != 0:
                 raise RuntimeError("the edit's build failed: " + " | ".join(st["log"][-3:]))

@@ -72,17 +72,24 @@ def _safe_read(path: str) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def _saved_run():
+    """The state file as a separate record: CURRENT belongs to the build worker, which may be
+    recording an edit in it right now; reloading it here would lose that record."""
+    from clipforge.state import load_state_file
+
+    try:
+        return load_state_file(warn=lambda msg: None)
+    except Exception:  # a damaged state file: shown as not editable, the run reports it
+        return None
+
+
 def _view(root: Path, builder: Builder, guard: Guard) -> str:
-    from clipforge.state import CURRENT
     from clipforge.state.finished import MANIFEST
 
     manifest = _safe_read(str(root / MANIFEST))
     entries = {e.get("id"): e for e in manifest.get("clips", []) if isinstance(e, dict)}
     source = str((manifest.get("input") or {}).get("source", ""))
-    try:
-        st = CURRENT.reload()
-    except Exception:
-        st = None
+    st = _saved_run()
     if st is None:
         clips = [e for e in manifest.get("clips", []) if isinstance(e, dict)]
         banner = ("The last run did not keep its decisions, so its clips cannot be edited yet." if clips else
@@ -173,10 +180,8 @@ def create_app(*, root: Path, guard: Guard, builder: Builder) -> Starlette:
 
     async def frame(request: Request) -> Response:
         """A source frame of one clip (made on first use): the only file served from temp_processing/."""
-        from clipforge.state import CURRENT
-
         clip_id = request.path_params["clip"]
-        st = CURRENT.reload()
+        st = _saved_run()
         if st is None or not clip_id.startswith("seg") or not clip_id[3:].isdigit():
             return _refuse(404, "no such clip")
         try:  # ffmpeg off the event loop: the status polls keep being answered meanwhile

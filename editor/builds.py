@@ -65,6 +65,9 @@ class Builder:
         self.status = Status()
         self._pending: list[Edit] = []
         self._cv = threading.Condition()
+        # Held while edits are applied and while the lock is probed: a probe must never hold the
+        # folder's lock at the moment an edit takes it.
+        self._gate = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="clipforge-editor-builds", daemon=True)
         self.child: subprocess.Popen | None = None
 
@@ -77,7 +80,12 @@ class Builder:
 
     def read_only(self) -> bool:
         """A run we did not start holds the lock."""
-        return not self.busy() and run_in_progress(self.root)
+        if not self._gate.acquire(blocking=False):
+            return False  # edits are being applied: the lock is ours (and the server must not wait here)
+        try:
+            return not self.busy() and run_in_progress(self.root)
+        finally:
+            self._gate.release()
 
     def submit(self, edit: Edit) -> int:
         """Queue an edit; return how many are ahead of it."""
@@ -99,23 +107,28 @@ class Builder:
                 batch, self._pending = self._pending, []
                 self.status.queued = []
                 self.status.state = "applying"
-            applied = 0
-            for edit in batch:
-                if edit.apply is None:
-                    applied += 1
-                    continue
-                try:
-                    self._say(edit.apply())
-                    applied += 1
-                except ClipforgeError as err:
-                    self._say(f"not applied: {err.message} -- {err.hint}")
-                except Exception as err:  # a bug must not stop the worker: the next edit still runs
-                    self._say(f"not applied: {err.__class__.__name__}: {str(err)[:200]}")
+            with self._gate:
+                applied = self._apply(batch)
             if applied:
                 self._build()
             with self._cv:
                 if not self._pending:
                     self.status.state = "idle"
+
+    def _apply(self, batch: list[Edit]) -> int:
+        applied = 0
+        for edit in batch:
+            if edit.apply is None:
+                applied += 1
+                continue
+            try:
+                self._say(edit.apply())
+                applied += 1
+            except ClipforgeError as err:
+                self._say(f"not applied: {err.message} -- {err.hint}")
+            except Exception as err:  # a bug must not stop the worker: the next edit still runs
+                self._say(f"not applied: {err.__class__.__name__}: {str(err)[:200]}")
+        return applied
 
     def _build(self) -> None:
         with self._cv:

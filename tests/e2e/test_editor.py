@@ -333,3 +333,27 @@ def test_click_the_subject_in_a_source_frame_moves_the_crop(editor, ctx):
     # The other clip kept its encode; a second `doit` has nothing to do.
     editor.kill()
     assert executed(run_ok(editor.project.doit()).stdout) == set()
+
+
+def test_after_a_plain_run_make_editable_then_edit(tmp_path, ctx):
+    """A new user's path: `doit` (decisions not kept), `doit edit`, "Make editable", then an edit."""
+    from tests.helpers import make_project
+
+    project = make_project(tmp_path / "proj")
+    run_ok(project.doit("clips=2", "min_len=8", "max_len=25"))
+    assert not project.state_file.exists()
+    ed = start_editor(project)
+    try:
+        page = open_page(ctx, ed)
+        assert "did not keep its decisions" in page.locator("#banner").inner_text()
+        assert page.locator("#clip-seg001 button[data-act=title]").is_disabled()
+        page.locator("#make-editable").click()
+        wait_builds(page, ed, 1, timeout=300)
+        assert project.state_file.exists() and page.locator("#banner").count() == 0
+        page.locator("#clip-seg001 input.title").fill("Edited after a plain run")
+        page.locator("#clip-seg001 button[data-act=title]").click()
+        wait_builds(page, ed, 2)
+        assert clip(project, "seg001")["title"] == "Edited after a plain run"
+        assert page.locator("#clip-seg001 input.title").input_value() == "Edited after a plain run"
+    finally:
+        ed.kill()
