@@ -94,7 +94,8 @@ def _view(root: Path, builder: Builder, guard: Guard) -> str:
         clips = [e for e in manifest.get("clips", []) if isinstance(e, dict)]
         banner = ("The last run did not keep its decisions, so its clips cannot be edited yet." if clips else
                   "There is no finished run in this folder yet: run `doit keep=yes`, then reload.")
-        return page.build(clips=clips, entries=entries, words=[], frames={}, brolls={}, versions={}, editable=False,
+        return page.build(clips=clips, entries=entries, words=[], frames={}, brolls={}, versions={}, assets=[],
+                          editable=False,
                           banner=banner, csrf=guard.csrf, source=source, offer_keep=bool(clips) and not builder.busy())
     ctx = decisions.context_of(st)
     segments = _safe_read(ctx.segments)
@@ -105,6 +106,7 @@ def _view(root: Path, builder: Builder, guard: Guard) -> str:
     read_only = builder.read_only()
     banner = "A run is in progress in this folder: the editor is read-only until it ends." if read_only else ""
     return page.build(clips=clips, entries=entries, words=words, frames=frames, brolls=brolls,
+                      assets=[Path(a).name for a in decisions.broll_assets(ctx)],
                       versions={c["id"]: decisions.version(c) for c in clips}, editable=not read_only,
                       banner=banner, csrf=guard.csrf, source=source or st.input_source)
 
@@ -121,6 +123,8 @@ ACTIONS = {
                                                       seen=b.get("version")),
     "broll_remove": lambda ctx, b: decisions.remove_broll(ctx, b["clip"], index=int(b["index"]),
                                                           seen=b.get("version")),
+    "broll_add": lambda ctx, b: decisions.add_broll(ctx, b["clip"], asset=str(b["asset"]), index=int(b["index"]),
+                                                    seen=b.get("version")),
     "add": lambda ctx, b: decisions.add_clip(ctx, first=int(b["first"]), last=int(b["last"]),
                                              title=b.get("title", "")),
 }

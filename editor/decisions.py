@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 from clipforge.config import load_options, source_key
 from clipforge.errors import ClipforgeError, ErrorCode
@@ -328,6 +329,54 @@ def remove_broll(ctx: Context, clip_id: str, *, index: int, seen: str | None) ->
     gone = inserts.pop(index)
     _rewrite(ctx, step, lambda: write_json(path, plan))
     return f"{clip_id}: B-roll {gone.get('asset', '')!s} removed"
+
+
+def broll_assets(ctx: Context) -> list[str]:
+    """The `broll=` folder's media (what the broll stage would consider), by absolute path; [] without one."""
+    from clipforge.stages.broll import scan_assets
+
+    if not ctx.opts.broll:
+        return []
+    try:
+        return [a.path for a in scan_assets(ctx.opts.broll)]
+    except ClipforgeError:  # the run itself reports a bad folder (BROLL_INVALID)
+        return []
+
+
+def add_broll(ctx: Context, clip_id: str, *, asset: str, index: int, seen: str | None) -> str:
+    """Insert `asset` from the word `index` on: the broll stage's own placement (from a word start to the
+    last word end within broll_max_len, never over another insert), only the opening is not protected."""
+    from clipforge.stages import broll as b
+
+    found = {Path(p).name: a for a in b.scan_assets(ctx.opts.broll) for p in [a.path]} if ctx.opts.broll else {}
+    if asset not in found:
+        raise EditError(f"{asset!r} is not a file of the broll= folder", hint="run with broll=DIR to add B-roll")
+    a = found[asset]
+    step, job = _clip_step(ctx, clip_id, "broll", seen=seen)
+    words = load_words(ctx)
+    if not 0 <= index < len(words.doc.words):
+        raise EditError(f"word {index} is not in the transcript")
+    at = words.doc.words[index].start - job.clip.start
+    if not 0 <= at < job.clip.duration:
+        raise EditError("that word is not inside the clip")
+    path = job.output(".broll.json")
+    plan = read_json(path)
+    inserts = plan.setdefault("inserts", [])
+    most = float(ctx.opts.broll_max_len)
+    opts = b.BrollOptions(max_inserts=99, max_len=most, min_len=min(1.0, most), protect=0.0, max_share=1.0,
+                          mode=ctx.opts.broll_mode)
+    cap = min(opts.max_len, a.duration) if a.kind == "video" and a.duration else opts.max_len
+    taken = [(float(i["start"]), float(i["end"])) for i in inserts]
+    placed = b._place(at, b._word_times(job.words), taken, cap=cap, opts=opts, clip_duration=job.clip.duration)
+    if placed is None:
+        raise EditError(f"no room for B-roll at {at:.1f} s (another insert there, or under {opts.min_len:g} s "
+                        "of speech left)")
+    word = words.doc.words[index].text.strip()
+    inserts.append({"asset": a.path, "kind": a.kind, "start": round(placed[0], 3), "end": round(placed[1], 3),
+                    "in": 0.0, "mode": opts.mode, "why": f"added in the editor at '{word}'"})
+    inserts.sort(key=lambda i: i["start"])
+    _rewrite(ctx, step, lambda: write_json(path, plan))
+    return f"{clip_id}: B-roll {asset} at {placed[0]:.1f}-{placed[1]:.1f} s"
 
 
 def source_frame(ctx: Context, clip_id: str) -> str | None:

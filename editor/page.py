@@ -39,7 +39,8 @@ def _span_of(words, start: float, end: float) -> tuple[int, int]:
     return (inside[0], inside[-1]) if inside else (-1, -1)
 
 
-def _card(clip: dict, *, entry: dict, words, frame: dict, broll: dict, version: str, editable: bool) -> str:
+def _card(clip: dict, *, entry: dict, words, frame: dict, broll: dict, version: str, editable: bool,
+          assets: list[str]) -> str:
     start, end = float(clip["start"]), float(clip["end"])
     first, last = _span_of(words, start, end)
     video = ""
@@ -56,6 +57,11 @@ def _card(clip: dict, *, entry: dict, words, frame: dict, broll: dict, version: 
         f'<button data-act="broll_remove" data-index="{n}">Remove</button></li>'
         for n, i in enumerate(broll.get("inserts", [])))
     off = "" if editable else " disabled"
+    broll_mode = ""
+    if assets:
+        options = "".join(f'<option value="{_a(a)}">{escape(a)}</option>' for a in assets)
+        broll_mode = (f'<label><input type="radio" name="mode-{_a(clip["id"])}" value="broll"{off}> put B-roll '
+                      f'</label><select class="asset"{off}>{options}</select> there')
     keyframe = ""
     if frame.get("crop") and frame.get("source") and frame.get("mode") in ("face", "center"):
         keyframe = (f'<div class="keyframe">Click the subject to centre the frame on it:<br>'
@@ -77,6 +83,7 @@ def _card(clip: dict, *, entry: dict, words, frame: dict, broll: dict, version: 
       <label><input type="radio" name="mode-{_a(clip['id'])}" value="start" checked{off}> start there</label>
       <label><input type="radio" name="mode-{_a(clip['id'])}" value="end"{off}> end there</label>
       <label><input type="radio" name="mode-{_a(clip['id'])}" value="fix"{off}> fix the word</label>
+      {broll_mode}
       <span class="fix" hidden><input class="fixtext" maxlength="60"><button data-act="fix">Save word</button></span>
     </div>
     <div class="words">{words_html}</div>
@@ -88,10 +95,11 @@ def _card(clip: dict, *, entry: dict, words, frame: dict, broll: dict, version: 
 </section>"""
 
 
-def build(*, clips: list[dict], entries: dict, words, frames: dict, brolls: dict, versions: dict,
+def build(*, clips: list[dict], entries: dict, words, frames: dict, brolls: dict, versions: dict, assets: list[str],
           editable: bool, banner: str, csrf: str, source: str, offer_keep: bool = False) -> str:
     cards = "".join(_card(c, entry=entries.get(c["id"], {}), words=words, frame=frames.get(c["id"], {}),
-                          broll=brolls.get(c["id"], {}), version=versions.get(c["id"], ""), editable=editable)
+                          broll=brolls.get(c["id"], {}), version=versions.get(c["id"], ""), editable=editable,
+                          assets=assets)
                     for c in clips)
     all_words = " ".join(f'<span class="w" data-i="{n}" data-t="{w.start:.2f}">{escape(w.text.strip())}</span>'
                          for n, w in enumerate(words))

@@ -55,6 +55,9 @@
         input.focus();
         return;
       }
+      if (m === "broll") {
+        return post(Object.assign({ action: "broll_add", index: i, asset: c.querySelector("select.asset").value }, base(c)));
+      }
       const first = parseInt(c.dataset.first, 10), last = parseInt(c.dataset.last, 10);
       const span = m === "start" ? { first: i, last: last } : { first: first, last: i };
       if (span.first > span.last) { say("the start must come before the end"); return; }

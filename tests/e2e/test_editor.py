@@ -24,14 +24,19 @@ from tests.helpers import executed, restore_snapshot, run_ok, save_snapshot
 
 pytestmark = pytest.mark.skipif(missing() is not None, reason=f"no browser for the editor: {missing()}")
 
-RUN = ("clips=2", "min_len=8", "max_len=25", "keep=yes")
+# A B-roll folder whose one image matches nothing said: the run plans no insert; a test adds one by hand.
+RUN = ("clips=2", "min_len=8", "max_len=25", "keep=yes", "broll=broll")
 
 
 @pytest.fixture(scope="module")
 def snapshot(tmp_path_factory) -> Path:
-    from tests.helpers import make_project
+    import shutil
+
+    from tests.helpers import MEDIA, make_project
 
     project = make_project(tmp_path_factory.mktemp("editor") / "proj")
+    (project.path / "broll").mkdir()
+    shutil.copy(MEDIA / "face.png", project.path / "broll" / "zzqx.png")
     run_ok(project.doit(*RUN))
     return save_snapshot(project, tmp_path_factory.mktemp("editor-snapshot"))
 
@@ -357,3 +362,37 @@ def test_after_a_plain_run_make_editable_then_edit(tmp_path, ctx):
         assert page.locator("#clip-seg001 input.title").input_value() == "Edited after a plain run"
     finally:
         ed.kill()
+
+
+def test_add_then_remove_a_broll_insert_at_a_word(editor, ctx, tmp_path):
+    import json
+
+    page = open_page(ctx, editor)
+    before = clip(editor.project, "seg002")
+    assert before["broll"] == []
+    page.locator("#clip-seg002 input[value=broll]").check()
+    page.locator("#clip-seg002 select.asset").select_option("zzqx.png")
+    word = word_at(page, "seg002", 3)
+    at = float(word.get_attribute("data-t")) - before["start"]
+    word.click()
+    wait_builds(page, editor, 1)
+    plan = json.loads(editor.project.temp("broll/seg002.broll.json").read_text())
+    [insert] = plan["inserts"]
+    assert Path(insert["asset"]).name == "zzqx.png" and abs(insert["start"] - at) < 0.01
+    assert 1.0 <= insert["end"] - insert["start"] <= 3.0 + 1e-6
+    after = clip(editor.project, "seg002")
+    assert [Path(i["asset"]).name for i in after["broll"]] == ["zzqx.png"] and after["sha256"] != before["sha256"]
+    # The image is on screen during the insert: a frame there differs from the speaker's frame.
+    from clipforge.media import ffmpeg_exe
+
+    mp4 = editor.project.path / "clips" / after["file"]
+    for name, t in (("during", (insert["start"] + insert["end"]) / 2), ("before", max(insert["start"] - 0.5, 0.05))):
+        subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-ss", f"{t:.2f}", "-i", str(mp4), "-frames:v", "1",
+                        str(tmp_path / f"{name}.png")], check=True)
+    import cv2
+
+    a, b = (cv2.imread(str(tmp_path / f"{n}.png")) for n in ("during", "before"))
+    assert float(cv2.absdiff(a, b).mean()) > 20, "the B-roll image is not on screen during its insert"
+    page.locator("#clip-seg002 button[data-act=broll_remove]").click()
+    wait_builds(page, editor, 2)
+    assert clip(editor.project, "seg002")["broll"] == []
