@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from clipforge.editor import decisions, page
+from clipforge.editor import decisions, overrides, page
 from clipforge.editor.builds import Builder, Edit
 from clipforge.editor.security import COOKIE, CSRF_HEADER, HEADERS, Guard, inside
 from clipforge.fsutil import read_json
@@ -106,7 +106,7 @@ def _view(root: Path, builder: Builder, guard: Guard) -> str:
     read_only = builder.read_only()
     banner = "A run is in progress in this folder: the editor is read-only until it ends." if read_only else ""
     return page.build(clips=clips, entries=entries, words=words, frames=frames, brolls=brolls,
-                      assets=[Path(a).name for a in decisions.broll_assets(ctx)],
+                      assets=[Path(a).name for a in overrides.broll_assets(ctx)],
                       versions={c["id"]: decisions.version(c) for c in clips}, editable=not read_only,
                       banner=banner, csrf=guard.csrf, source=source or st.input_source)
 
@@ -118,12 +118,12 @@ ACTIONS = {
                                           seen=b.get("version")),
     "fix": lambda ctx, b: decisions.fix_word(ctx, b["clip"], index=int(b["index"]), text=b["text"],
                                              seen=b.get("version")),
-    "frame": lambda ctx, b: decisions.set_frame(ctx, b["clip"], mode=b["mode"], seen=b.get("version")),
-    "keyframe": lambda ctx, b: decisions.set_keyframe(ctx, b["clip"], x=float(b["x"]), y=float(b["y"]),
+    "frame": lambda ctx, b: overrides.set_frame(ctx, b["clip"], mode=b["mode"], seen=b.get("version")),
+    "keyframe": lambda ctx, b: overrides.set_keyframe(ctx, b["clip"], x=float(b["x"]), y=float(b["y"]),
                                                       seen=b.get("version")),
-    "broll_remove": lambda ctx, b: decisions.remove_broll(ctx, b["clip"], index=int(b["index"]),
+    "broll_remove": lambda ctx, b: overrides.remove_broll(ctx, b["clip"], index=int(b["index"]),
                                                           seen=b.get("version")),
-    "broll_add": lambda ctx, b: decisions.add_broll(ctx, b["clip"], asset=str(b["asset"]), index=int(b["index"]),
+    "broll_add": lambda ctx, b: overrides.add_broll(ctx, b["clip"], asset=str(b["asset"]), index=int(b["index"]),
                                                     seen=b.get("version")),
     "add": lambda ctx, b: decisions.add_clip(ctx, first=int(b["first"]), last=int(b["last"]),
                                              title=b.get("title", "")),
@@ -189,7 +189,7 @@ def create_app(*, root: Path, guard: Guard, builder: Builder) -> Starlette:
         if st is None or not clip_id.startswith("seg") or not clip_id[3:].isdigit():
             return _refuse(404, "no such clip")
         try:  # ffmpeg off the event loop: the status polls keep being answered meanwhile
-            made = await run_in_threadpool(decisions.source_frame, decisions.context_of(st), clip_id)
+            made = await run_in_threadpool(overrides.source_frame, decisions.context_of(st), clip_id)
         except Exception:  # no picture to show is not an error of the page
             made = None
         path = inside(root, made) if made else None

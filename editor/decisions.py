@@ -19,9 +19,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 from clipforge.config import load_options, source_key
 from clipforge.errors import ClipforgeError, ErrorCode
@@ -32,7 +30,6 @@ from clipforge.records import ClipPlan, Span, Transcript, Word
 from clipforge.state import CURRENT
 
 ADDED_REASON = "added in the editor"
-FRAME_MODES = ("face", "center", "fit")  # modes with the same output frame, so the captions still fit
 
 
 class EditError(ClipforgeError):
@@ -120,8 +117,9 @@ def _record(ctx: Context, task: str, *, targets: list[str], inputs: list[str]) -
     CURRENT.record_task(task, stage_hash, targets=targets, inputs=inputs, seconds=old.get("seconds"))
 
 
-def save_segments(ctx: Context, data: dict, *, changed: list[str]) -> None:
-    """Write segments.json as the segment stage does, record it, and queue the changed clips' stages."""
+def save_segments(ctx: Context, data: dict, *, changed: list[str]) -> list[str]:
+    """Write segments.json as the segment stage does, record it, and queue the changed clips' stages;
+    the hand-made frame and B-roll choices of a changed clip are made again for its new span (notes)."""
     from clipforge.stagelist import per_clip_stages
 
     data["clips"].sort(key=lambda c: c["start"])
@@ -136,6 +134,9 @@ def save_segments(ctx: Context, data: dict, *, changed: list[str]) -> None:
     for name in [t for t in st.tasks if ":" in t and t.split(":")[1] not in live and t.split(":")[0] != "transcribe"]:
         del st.tasks[name]  # a dropped clip's records: `doit status` and the timings should not count it
     CURRENT.save()
+    from clipforge.editor import overrides
+
+    return [note for c in changed for note in overrides.reapply(ctx, c)]
 
 
 def set_title(ctx: Context, clip_id: str, *, title: str, seen: str | None) -> str:
@@ -145,8 +146,7 @@ def set_title(ctx: Context, clip_id: str, *, title: str, seen: str | None) -> st
     data = load_segments(ctx)
     _, clip = find_clip(data, clip_id, seen)
     clip["title"] = title
-    save_segments(ctx, data, changed=[clip_id])
-    return f"{clip_id}: title set"
+    return _said(f"{clip_id}: title set", save_segments(ctx, data, changed=[clip_id]))
 
 
 def drop_clip(ctx: Context, clip_id: str, *, seen: str | None) -> str:
@@ -158,6 +158,9 @@ def drop_clip(ctx: Context, clip_id: str, *, seen: str | None) -> str:
     # Kept (not lost) so a later version may offer to restore it; the stages read only "clips".
     data.setdefault("removed_in_editor", []).append(clip)
     save_segments(ctx, data, changed=[])
+    from clipforge.editor import overrides
+
+    overrides.forget(ctx, clip_id)
     return f"{clip_id}: dropped"
 
 
@@ -189,6 +192,10 @@ def cut_plan(words: Words, *, first: int, last: int, ctx: Context) -> tuple[floa
                         "flags": flags}
 
 
+def _said(message: str, notes: list[str]) -> str:
+    return "; ".join([message, *notes])
+
+
 def _speech_note(start: float, end: float, ctx: Context) -> str:
     d = end - start
     return f" ({d:.1f} s, shorter than min_len={ctx.opts.min_len:g} s)" if d < ctx.opts.min_len else f" ({d:.1f} s)"
@@ -201,8 +208,8 @@ def trim(ctx: Context, clip_id: str, *, first: int, last: int, seen: str | None)
     plan = ClipPlan.from_dict({**clip, **fields, "start": start, "end": end})
     clip.clear()
     clip.update(plan.to_dict())
-    save_segments(ctx, data, changed=[clip_id])
-    return f"{clip_id}: now {start:.2f}-{end:.2f} s{_speech_note(start, end, ctx)}"
+    notes = save_segments(ctx, data, changed=[clip_id])
+    return _said(f"{clip_id}: now {start:.2f}-{end:.2f} s{_speech_note(start, end, ctx)}", notes)
 
 
 def add_clip(ctx: Context, *, first: int, last: int, title: str) -> str:
@@ -253,156 +260,8 @@ def fix_word(ctx: Context, clip_id: str, *, index: int, text: str, seen: str | N
             ws = fixed[inside[0]:inside[-1] + 1]
             clip.update(text=join_words(ws), first_word=ws[0].text.strip(), last_word=ws[-1].text.strip())
             changed.append(clip["id"])
-    save_segments(ctx, data, changed=changed)
-    return f"{clip_id}: {old.strip()!r} is now {new!r}"
-
-
-# -- per-clip decision files -------------------------------------------------------------------
-
-def _clip_step(ctx: Context, clip_id: str, stage_name: str, *, seen: str | None):
-    from clipforge.cliptasks import clip_step, clip_words, read_or
-    from clipforge.stagelist import stage
-
-    _, clip = find_clip(load_segments(ctx), clip_id, seen)
-    plan = ClipPlan.from_dict(clip)
-    words = clip_words(read_or(ctx.transcript, {}), plan)
-    return clip_step(stage(stage_name), ctx, plan, words=words, source_info=read_or(ctx.source_info, {}))
-
-
-def _rewrite(ctx: Context, step, write) -> None:
-    """Run `write` in place of the stage's own work, then record the task exactly as its step does."""
-    from clipforge.tasks import execute
-
-    failed = execute(dataclasses.replace(step, run=write))
-    if failed is not None:
-        raise EditError(str(failed).strip().splitlines()[-1][:300])
-    from clipforge.stagelist import per_clip_stages
-
-    after = [s.name for s in per_clip_stages()]
-    for name in after[after.index(step.stage) + 1:]:
-        CURRENT.forget_units(name, [step.unit])
-    CURRENT.save()
-
-
-def set_frame(ctx: Context, clip_id: str, *, mode: str, seen: str | None) -> str:
-    """Reframe this clip with another mode (the vfx stage's own planner, this clip only)."""
-    from clipforge.stagelist import stage
-
-    if mode not in FRAME_MODES:
-        raise EditError(f"frame mode {mode!r} is not one of {', '.join(FRAME_MODES)}")
-    if ctx.opts.reframe not in FRAME_MODES:
-        raise EditError(f"this run's reframe={ctx.opts.reframe} has another frame size",
-                        hint="run `doit keep=yes reframe=face` to change every clip")
-    step, job = _clip_step(ctx, clip_id, "vfx", seen=seen)
-    job = dataclasses.replace(job, options={**job.options, "reframe": mode})
-    _rewrite(ctx, step, lambda: stage("vfx").function()(job))
-    return f"{clip_id}: frame mode {mode}"
-
-
-def set_keyframe(ctx: Context, clip_id: str, *, x: float, y: float, seen: str | None) -> str:
-    """Centre the crop window on (x, y), fractions of the source frame: one keyframe for the whole clip."""
-    from clipforge.stages.vfx import write_reframe
-
-    step, job = _clip_step(ctx, clip_id, "vfx", seen=seen)
-    path = job.output(".reframe.json")
-    decision = read_json(path)
-    src, crop = decision.get("source"), decision.get("crop")
-    if not (src and crop) or decision.get("mode") not in ("face", "center"):
-        raise EditError("this clip's frame has no crop window to move", hint="set its frame mode to face or center")
-    if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-        raise EditError("the point must lie inside the frame")
-    left = min(max(x * src["w"] - crop["w"] / 2, 0), src["w"] - crop["w"])
-    top = min(max(y * src["h"] - crop["h"] / 2, 0), src["h"] - crop["h"])
-    decision.update(mode="center", path=[{"t": 0.0, "x": round(left, 1), "y": round(top, 1), "cut": False}],
-                    note=f"manual keyframe from the editor at {x:.2f}, {y:.2f} of the frame")
-    _rewrite(ctx, step, lambda: write_reframe(path, decision))
-    return f"{clip_id}: frame centred at {x:.0%} {y:.0%}"
-
-
-def remove_broll(ctx: Context, clip_id: str, *, index: int, seen: str | None) -> str:
-    step, job = _clip_step(ctx, clip_id, "broll", seen=seen)
-    path = job.output(".broll.json")
-    plan = read_json(path)
-    inserts = plan.get("inserts", [])
-    if not 0 <= index < len(inserts):
-        raise EditError(f"clip {clip_id} has no B-roll insert {index + 1}")
-    gone = inserts.pop(index)
-    _rewrite(ctx, step, lambda: write_json(path, plan))
-    return f"{clip_id}: B-roll {gone.get('asset', '')!s} removed"
-
-
-def broll_assets(ctx: Context) -> list[str]:
-    """The `broll=` folder's media (what the broll stage would consider), by absolute path; [] without one."""
-    from clipforge.stages.broll import scan_assets
-
-    if not ctx.opts.broll:
-        return []
-    try:
-        return [a.path for a in scan_assets(ctx.opts.broll)]
-    except ClipforgeError:  # the run itself reports a bad folder (BROLL_INVALID)
-        return []
-
-
-def add_broll(ctx: Context, clip_id: str, *, asset: str, index: int, seen: str | None) -> str:
-    """Insert `asset` from the word `index` on: the broll stage's own placement (from a word start to the
-    last word end within broll_max_len, never over another insert), only the opening is not protected."""
-    from clipforge.stages import broll as b
-
-    found = {Path(p).name: a for a in b.scan_assets(ctx.opts.broll) for p in [a.path]} if ctx.opts.broll else {}
-    if asset not in found:
-        raise EditError(f"{asset!r} is not a file of the broll= folder", hint="run with broll=DIR to add B-roll")
-    a = found[asset]
-    step, job = _clip_step(ctx, clip_id, "broll", seen=seen)
-    words = load_words(ctx)
-    if not 0 <= index < len(words.doc.words):
-        raise EditError(f"word {index} is not in the transcript")
-    at = words.doc.words[index].start - job.clip.start
-    if not 0 <= at < job.clip.duration:
-        raise EditError("that word is not inside the clip")
-    path = job.output(".broll.json")
-    plan = read_json(path)
-    inserts = plan.setdefault("inserts", [])
-    most = float(ctx.opts.broll_max_len)
-    opts = b.BrollOptions(max_inserts=99, max_len=most, min_len=min(1.0, most), protect=0.0, max_share=1.0,
-                          mode=ctx.opts.broll_mode)
-    cap = min(opts.max_len, a.duration) if a.kind == "video" and a.duration else opts.max_len
-    taken = [(float(i["start"]), float(i["end"])) for i in inserts]
-    placed = b._place(at, b._word_times(job.words), taken, cap=cap, opts=opts, clip_duration=job.clip.duration)
-    if placed is None:
-        raise EditError(f"no room for B-roll at {at:.1f} s (another insert there, or under {opts.min_len:g} s "
-                        "of speech left)")
-    word = words.doc.words[index].text.strip()
-    inserts.append({"asset": a.path, "kind": a.kind, "start": round(placed[0], 3), "end": round(placed[1], 3),
-                    "in": 0.0, "mode": opts.mode, "why": f"added in the editor at '{word}'"})
-    inserts.sort(key=lambda i: i["start"])
-    _rewrite(ctx, step, lambda: write_json(path, plan))
-    return f"{clip_id}: B-roll {asset} at {placed[0]:.1f}-{placed[1]:.1f} s"
-
-
-def source_frame(ctx: Context, clip_id: str) -> str | None:
-    """A frame of the source (not of the reframed clip) at the clip's middle, to click the subject on;
-    made once per span into temp_processing/editor/, None when the clip or the picture is missing."""
-    from clipforge.fsutil import atomic_path
-    from clipforge.media import run_ffmpeg
-
-    clip = next((c for c in load_segments(ctx)["clips"] if c["id"] == clip_id), None)
-    if clip is None or not _safe_info(ctx).get("has_video"):
-        return None
-    at = (float(clip["start"]) + float(clip["end"])) / 2
-    dest = f"{ctx.unit_file('editor', clip_id, '')}-{at:.2f}.jpg"
-    with contextlib.suppress(FileNotFoundError):
-        return dest if os.path.getsize(dest) > 0 else None
-    with atomic_path(dest, ".jpg") as tmp:
-        run_ffmpeg(["-ss", f"{at:.3f}", "-i", ctx.media, "-map", "0:v:0", "-frames:v", "1", "-vf", "scale=480:-2",
-                    "-q:v", "5", "-f", "image2", str(tmp)], what=f"a source frame for {clip_id}", timeout=60)
-    return dest
-
-
-def _safe_info(ctx: Context) -> dict:
-    try:
-        return read_json(ctx.source_info)
-    except (OSError, ValueError):
-        return {}
+    notes = save_segments(ctx, data, changed=changed)
+    return _said(f"{clip_id}: {old.strip()!r} is now {new!r}", notes)
 
 
 def word_list(ctx: Context) -> list[Word]:

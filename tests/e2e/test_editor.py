@@ -396,3 +396,26 @@ def test_add_then_remove_a_broll_insert_at_a_word(editor, ctx, tmp_path):
     page.locator("#clip-seg002 button[data-act=broll_remove]").click()
     wait_builds(page, editor, 2)
     assert clip(editor.project, "seg002")["broll"] == []
+
+
+def test_hand_made_frame_and_broll_survive_a_trim(editor, ctx):
+    import json
+
+    page = open_page(ctx, editor)
+    page.locator("#clip-seg001 select.framemode").select_option("center")
+    wait_builds(page, editor, 1)
+    page.locator("#clip-seg001 input[value=broll]").check()
+    word = word_at(page, "seg001", 8)
+    at = float(word.get_attribute("data-t"))
+    word.click()
+    wait_builds(page, editor, 2)
+    word_at(page, "seg001", 2).click()  # start two words later: a new span, so vfx and broll plan again
+    wait_builds(page, editor, 3)
+    c = clip(editor.project, "seg001")
+    assert json.loads(editor.project.temp("vfx/seg001.reframe.json").read_text())["mode"] == "center"
+    [insert] = json.loads(editor.project.temp("broll/seg001.broll.json").read_text())["inserts"]
+    assert abs(c["start"] + insert["start"] - at) < 0.01, "the insert moved off its word"
+    assert c["reframe"] == "center" and [Path(i["asset"]).name for i in c["broll"]] == ["zzqx.png"]
+    assert any("frame choice is kept" in m and "B-roll choices are kept" in m for m in status(page, editor)["messages"])
+    editor.kill()
+    assert executed(run_ok(editor.project.doit()).stdout) == set()
