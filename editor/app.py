@@ -101,7 +101,9 @@ def _view(root: Path, builder: Builder, guard: Guard) -> str:
     segments = _safe_read(ctx.segments)
     clips = segments.get("clips", [])
     words = decisions.word_list(ctx) if clips else []
-    frames = {c["id"]: _safe_read(ctx.unit_file("vfx", c["id"], ".reframe.json")) for c in clips}
+    chosen = overrides.load(ctx)
+    frames = {c["id"]: {**_safe_read(ctx.unit_file("vfx", c["id"], ".reframe.json")),
+                        "captions": chosen.get(c["id"], {}).get("captions", {}).get("style", "bold")} for c in clips}
     brolls = {c["id"]: _safe_read(ctx.unit_file("broll", c["id"], ".broll.json")) for c in clips}
     read_only = builder.read_only()
     banner = "A run is in progress in this folder: the editor is read-only until it ends." if read_only else ""
@@ -119,6 +121,7 @@ ACTIONS = {
     "fix": lambda ctx, b: decisions.fix_word(ctx, b["clip"], index=int(b["index"]), text=b["text"],
                                              seen=b.get("version")),
     "frame": lambda ctx, b: overrides.set_frame(ctx, b["clip"], mode=b["mode"], seen=b.get("version")),
+    "captions": lambda ctx, b: overrides.set_captions(ctx, b["clip"], style=str(b["style"]), seen=b.get("version")),
     "keyframe": lambda ctx, b: overrides.set_keyframe(ctx, b["clip"], x=float(b["x"]), y=float(b["y"]),
                                                       seen=b.get("version")),
     "broll_remove": lambda ctx, b: overrides.remove_broll(ctx, b["clip"], index=int(b["index"]),

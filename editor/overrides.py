@@ -132,6 +132,43 @@ def set_keyframe(ctx: Context, clip_id: str, *, x: float, y: float, seen: str | 
     return f"{clip_id}: frame centred at {x:.0%} {y:.0%}"
 
 
+# -- captions ------------------------------------------------------------------------------------
+
+# Caption styles a clip can take (CaptionOptions fields over the run's own); "off" burns and writes none.
+CAPTION_STYLES: dict[str, dict | None] = {
+    "bold": {},  # the run's own style: white words, the spoken chunk in yellow
+    "large": {"font_size": 0.075, "chunk_words": 2},
+    "plain": {"highlight_colour": "#FFFFFF"},
+    "off": None,
+}
+
+
+def _apply_captions(ctx: Context, clip_id: str, choice: dict, *, seen: str | None = None) -> None:
+    """The subtitles stage's own writer for this clip, in the chosen style."""
+    from clipforge.stages.subtitles import CaptionOptions, frame_for, write_captions
+
+    step, job = _clip_step(ctx, clip_id, "subtitles", seen=seen)
+    o = job.options
+    style = CAPTION_STYLES[choice["style"]]
+    words = job.words if style is not None and o["captions"] != "off" else []
+    fields = {"max_chars_per_line": int(o["caption_chars"]), "chunk_words": int(o["caption_words"]), **(style or {})}
+    frame = frame_for(aspect=o["aspect"], reframe=o["reframe"], height=int(o["height"]), source_info=job.source_info)
+    _rewrite(step, lambda: write_captions(words=words, frame=frame, opts=CaptionOptions(**fields),
+                                          ass_out=Path(job.output(".ass")), srt_out=Path(job.output(".srt")),
+                                          vtt_out=Path(job.output(".vtt"))))
+
+
+def set_captions(ctx: Context, clip_id: str, *, style: str, seen: str | None) -> str:
+    if style not in CAPTION_STYLES:
+        raise EditError(f"caption style {style!r} is not one of {', '.join(CAPTION_STYLES)}")
+    data = load(ctx)
+    choice = {"style": style}
+    _apply_captions(ctx, clip_id, choice, seen=seen)
+    data.setdefault(clip_id, {})["captions"] = choice
+    _save(ctx, data)
+    return f"{clip_id}: captions {style}"
+
+
 # -- B-roll --------------------------------------------------------------------------------------
 
 def broll_assets(ctx: Context) -> list[str]:
@@ -241,6 +278,9 @@ def reapply(ctx: Context, clip_id: str) -> list[str]:
     if not choice:
         return []
     notes = []
+    if choice.get("captions"):
+        _apply_captions(ctx, clip_id, choice["captions"])
+        notes.append(f"captions stay {choice['captions']['style']}")
     if choice.get("frame"):
         _apply_frame(ctx, clip_id, choice["frame"])
         notes.append("your frame choice is kept")

@@ -52,6 +52,8 @@ def _card(clip: dict, *, entry: dict, words, frame: dict, broll: dict, version: 
     flags = "".join(f'<span class="flag">{escape(str(f))}</span>' for f in clip.get("flags") or [])
     modes = "".join(f'<option value="{m}"{" selected" if frame.get("mode") == m else ""}>{m}</option>'
                     for m in ("face", "center", "fit"))
+    styles = "".join(f'<option value="{m}"{" selected" if frame.get("captions") == m else ""}>{m}</option>'
+                     for m in ("bold", "large", "plain", "off"))
     inserts = "".join(
         f'<li>{escape(Path(str(i.get("asset", ""))).name)} at {float(i.get("start", 0)):.1f} s '
         f'<button data-act="broll_remove" data-index="{n}">Remove</button></li>'
@@ -87,7 +89,8 @@ def _card(clip: dict, *, entry: dict, words, frame: dict, broll: dict, version: 
       <span class="fix" hidden><input class="fixtext" maxlength="60"><button data-act="fix">Save word</button></span>
     </div>
     <div class="words">{words_html}</div>
-    <div class="row">Frame: <select class="framemode" data-act="frame"{off}>{modes}</select>
+    <div class="row">Captions: <select class="captionstyle" data-act="captions"{off}>{styles}</select>
+      Frame: <select class="framemode" data-act="frame"{off}>{modes}</select>
       {escape(str(frame.get('note', '')))}</div>
     {keyframe}
     <div class="broll">B-roll: {f'<ul>{inserts}</ul>' if inserts else 'none'}</div>

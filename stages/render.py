@@ -69,8 +69,18 @@ def _decisions(ctx, plan: ClipPlan) -> dict:
         "aspect": reframe.get("aspect"), "reframe": reframe.get("mode"), "detector": reframe.get("detector"),
         "face_coverage": reframe.get("coverage"), "frame": reframe.get("output"),
         "broll": [{k: i.get(k) for k in ("asset", "start", "end", "mode", "why")} for i in broll.get("inserts", [])],
-        "captions_burned": ctx.opts.captions == "burn" and bool(plan.text.strip()),
+        "captions_burned": ctx.opts.captions == "burn" and _has_events(ctx.unit_file("subtitles", plan.id, ".ass")),
     }
+
+
+def _has_events(ass: str) -> bool:
+    """True if the clip's .ass (what extract burns) holds a caption: one clip may have none (the editor's
+    captions off, or no timed words)."""
+    try:
+        with open(ass, encoding="utf-8", errors="replace") as f:
+            return any(line.startswith("Dialogue:") for line in f)
+    except OSError:
+        return False
 
 
 def _read(path: str) -> dict:

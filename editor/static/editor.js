@@ -91,6 +91,9 @@
     if (t instanceof HTMLSelectElement && t.dataset.act === "frame") {
       post(Object.assign({ action: "frame", mode: t.value }, base(card(t))));
     }
+    if (t instanceof HTMLSelectElement && t.dataset.act === "captions") {
+      post(Object.assign({ action: "captions", style: t.value }, base(card(t))));
+    }
   });
 
   function selectForAdd(c, el, i) {

@@ -419,3 +419,22 @@ def test_hand_made_frame_and_broll_survive_a_trim(editor, ctx):
     assert any("frame choice is kept" in m and "B-roll choices are kept" in m for m in status(page, editor)["messages"])
     editor.kill()
     assert executed(run_ok(editor.project.doit()).stdout) == set()
+
+
+def test_caption_style_large_then_off(editor, ctx):
+    import pysubs2
+
+    page = open_page(ctx, editor)
+    ass_file = editor.project.temp("subtitles/seg002.ass")
+    size = max(s.fontsize for s in pysubs2.load(str(ass_file)).styles.values())
+    page.locator("#clip-seg002 select.captionstyle").select_option("large")
+    wait_builds(page, editor, 1)
+    large = max(s.fontsize for s in pysubs2.load(str(ass_file)).styles.values())
+    assert large > size * 1.2
+    assert clip(editor.project, "seg002")["captions_burned"] is True
+    page.locator("#clip-seg002 select.captionstyle").select_option("off")
+    wait_builds(page, editor, 2)
+    assert [e for e in pysubs2.load(str(ass_file)).events if not e.is_comment] == []
+    c = clip(editor.project, "seg002")
+    assert c["captions_burned"] is False and clip(editor.project, "seg001")["captions_burned"] is True
+    assert page.locator("#clip-seg002 select.captionstyle").input_value() == "off"
