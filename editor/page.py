@@ -89,6 +89,11 @@ def _card(clip: dict, *, entry: dict, words, frame: dict, broll: dict, version: 
       <span class="fix" hidden><input class="fixtext" maxlength="60"><button data-act="fix">Save word</button></span>
     </div>
     <div class="words">{words_html}</div>
+    <div class="row nudge">Start
+      <button data-act="nudge" data-edge="first" data-step="-1"{off}>&larr; a word earlier</button>
+      <button data-act="nudge" data-edge="first" data-step="1"{off}>a word later &rarr;</button> &middot;
+      End <button data-act="nudge" data-edge="last" data-step="-1"{off}>&larr; a word earlier</button>
+      <button data-act="nudge" data-edge="last" data-step="1"{off}>a word later &rarr;</button></div>
     <div class="row">Captions: <select class="captionstyle" data-act="captions"{off}>{styles}</select>
       Frame: <select class="framemode" data-act="frame"{off}>{modes}</select>
       {escape(str(frame.get('note', '')))}</div>

@@ -73,6 +73,11 @@
     if (act === "make_editable") return post({ action: "make_editable" });
     if (!c) return;
     if (act === "title") return post(Object.assign({ action: "title", title: c.querySelector("input.title").value }, base(c)));
+    if (act === "nudge") {
+      const span = { first: parseInt(c.dataset.first, 10), last: parseInt(c.dataset.last, 10) };
+      span[t.dataset.edge] += parseInt(t.dataset.step, 10);
+      return post(Object.assign({ action: "trim" }, base(c), span));
+    }
     if (act === "drop") return post(Object.assign({ action: "drop" }, base(c)));
     if (act === "broll_remove") return post(Object.assign({ action: "broll_remove", index: parseInt(t.dataset.index, 10) }, base(c)));
     if (act === "fix") {

@@ -438,3 +438,16 @@ def test_caption_style_large_then_off(editor, ctx):
     c = clip(editor.project, "seg002")
     assert c["captions_burned"] is False and clip(editor.project, "seg001")["captions_burned"] is True
     assert page.locator("#clip-seg002 select.captionstyle").input_value() == "off"
+
+
+def test_the_end_a_word_later_button(editor, ctx):
+    page = open_page(ctx, editor)
+    before = clip(editor.project, "seg001")
+    last = int(page.locator("#clip-seg001").get_attribute("data-last"))
+    following = page.locator(f'#clip-seg001 .words .w[data-i="{last + 1}"]')
+    word, t = following.inner_text(), float(following.get_attribute("data-t"))
+    page.locator('#clip-seg001 button[data-act=nudge][data-edge=last][data-step="1"]').click()
+    wait_builds(page, editor, 1)
+    c = clip(editor.project, "seg001")
+    assert abs(c["start"] - before["start"]) < 0.25 and c["end"] > t and c["last_word"] == word
+    assert int(page.locator("#clip-seg001").get_attribute("data-last")) == last + 1
