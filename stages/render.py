@@ -116,7 +116,8 @@ def run(*, ctx, last) -> None:
                     for st in per_clip_stages() for sfx in st.publish
                     if os.path.exists(src := ctx.unit_file(st.name, plan.id, sfx))]
         captions = [s["file"] for s in sidecars]
-        poster = _poster(CLIPS_DIR / entry["file"], float(entry.get("duration") or 0.0))
+        poster = (_same_poster(old, entry) if previous else None) or _poster(CLIPS_DIR / entry["file"],
+                                                                             float(entry.get("duration") or 0.0))
         if poster:
             sidecars.append(poster)
         entries.append({**entry, **_decisions(ctx, plan), "sidecars": sidecars, "captions": captions,
@@ -146,6 +147,23 @@ def run(*, ctx, last) -> None:
         if with_path.parent == CLIPS_DIR and with_path.is_file():
             os.unlink(with_path)
     print(f"  render: {len(entries)} clip(s), {MANIFEST} and the review page {CLIPS_DIR / PAGE}")
+
+
+def _same_poster(old: dict, entry: dict) -> dict | None:
+    """The earlier manifest's poster of this very clip file (same name and sha256), if it is intact: an
+    edit that re-encodes one clip then makes one poster, not one per clip."""
+    from clipforge.state.finished import _intact
+
+    for clip in old.get("clips", []) if isinstance(old.get("clips"), list) else []:
+        if not isinstance(clip, dict) or clip.get("file") != entry["file"] or clip.get("sha256") != entry["sha256"]:
+            continue
+        name = Path(str(entry["file"])).with_suffix(".jpg").name
+        poster = next((s for s in clip.get("sidecars", []) if isinstance(s, dict) and s.get("file") == name), None)
+        try:
+            return poster if poster and _intact(poster, quick=True) else None
+        except (OSError, KeyError, TypeError):
+            return None
+    return None
 
 
 def _previous_manifest() -> dict | None:
