@@ -107,14 +107,19 @@ def _view(root: Path, builder: Builder, guard: Guard) -> str:
     brolls = {c["id"]: _safe_read(ctx.unit_file("broll", c["id"], ".broll.json")) for c in clips}
     read_only = builder.read_only()
     banner = "A run is in progress in this folder: the editor is read-only until it ends." if read_only else ""
+    versions = {c["id"]: decisions.version(c) for c in clips}  # of the clip as segments.json holds it
+    approved = set(segments.get("approved", []))
+    clips = [{**c, "approved": c["id"] in approved} for c in clips]
     return page.build(clips=clips, entries=entries, words=words, frames=frames, brolls=brolls,
                       assets=[Path(a).name for a in overrides.broll_assets(ctx)],
-                      versions={c["id"]: decisions.version(c) for c in clips}, editable=not read_only,
+                      versions=versions, editable=not read_only,
                       banner=banner, csrf=guard.csrf, source=source or st.input_source)
 
 
 ACTIONS = {
     "title": lambda ctx, b: decisions.set_title(ctx, b["clip"], title=b["title"], seen=b.get("version")),
+    "approve": lambda ctx, b: decisions.set_approved(ctx, b["clip"], approved=bool(b["approved"]),
+                                                     seen=b.get("version")),
     "drop": lambda ctx, b: decisions.drop_clip(ctx, b["clip"], seen=b.get("version")),
     "trim": lambda ctx, b: decisions.trim(ctx, b["clip"], first=int(b["first"]), last=int(b["last"]),
                                           seen=b.get("version")),

@@ -149,6 +149,17 @@ def set_title(ctx: Context, clip_id: str, *, title: str, seen: str | None) -> st
     return _said(f"{clip_id}: title set", save_segments(ctx, data, changed=[clip_id]))
 
 
+def set_approved(ctx: Context, clip_id: str, *, approved: bool, seen: str | None) -> str:
+    """Approval is a list beside the clips in segments.json: no clip's plan changes, so nothing is encoded
+    again; render writes it into the manifest ("approved") for whoever posts the clips."""
+    data = load_segments(ctx)
+    find_clip(data, clip_id, seen)
+    ids = set(data.get("approved", [])) - {clip_id} | ({clip_id} if approved else set())
+    data["approved"] = sorted(ids)
+    save_segments(ctx, data, changed=[])
+    return f"{clip_id}: {'approved' if approved else 'no longer approved'}"
+
+
 def drop_clip(ctx: Context, clip_id: str, *, seen: str | None) -> str:
     data = load_segments(ctx)
     n, clip = find_clip(data, clip_id, seen)

@@ -59,6 +59,10 @@ def _card(clip: dict, *, entry: dict, words, frame: dict, broll: dict, version: 
         f'<button data-act="broll_remove" data-index="{n}">Remove</button></li>'
         for n, i in enumerate(broll.get("inserts", [])))
     off = "" if editable else " disabled"
+    yes = bool(clip.get("approved"))
+    label = "Approved &#10003;" if yes else "Approve"
+    approve = (f'<button class="approve{" on" if yes else ""}" data-act="approve" '
+               f'data-approved="{"no" if yes else "yes"}"{off}>{label}</button>')
     broll_mode = ""
     if assets:
         options = "".join(f'<option value="{_a(a)}">{escape(a)}</option>' for a in assets)
@@ -77,6 +81,7 @@ def _card(clip: dict, *, entry: dict, words, frame: dict, broll: dict, version: 
   <div class="body">
     <div class="row"><input class="title" name="title" value="{_a(clip.get('title', ''))}" maxlength="200"{off}>
       <button data-act="title"{off}>Save title</button>
+      {approve}
       <button class="drop" data-act="drop"{off}>Drop clip</button></div>
     <div class="meta"><span class="id">{escape(clip['id'])}</span> &middot;
       <span class="span">{clock(start)}&ndash;{clock(end)}</span> &middot;

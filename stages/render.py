@@ -109,6 +109,7 @@ def run(*, ctx, last) -> None:
             kept = _archive(old)
             print(f"  render: the previous input's clips and manifest were moved to {kept}/")
     entries = []
+    approved = set(segments.get("approved", []))  # marked in `doit edit`
     for i, plan in enumerate(load_plans(ctx.segments), 1):
         entry = {**plan.to_dict(), **_publish(ctx.unit_file(last.name, plan.id, last.outputs[0]),
                                               CLIPS_DIR / clip_name(i, plan))}
@@ -120,7 +121,8 @@ def run(*, ctx, last) -> None:
                                                                              float(entry.get("duration") or 0.0))
         if poster:
             sidecars.append(poster)
-        entries.append({**entry, **_decisions(ctx, plan), "sidecars": sidecars, "captions": captions,
+        entries.append({**entry, **_decisions(ctx, plan), "approved": plan.id in approved,
+                        "sidecars": sidecars, "captions": captions,
                         "poster": poster["file"] if poster else None})
     manifest = {
         "tool": "clipforge", "version": __version__, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -78,6 +78,7 @@
       span[t.dataset.edge] += parseInt(t.dataset.step, 10);
       return post(Object.assign({ action: "trim" }, base(c), span));
     }
+    if (act === "approve") return post(Object.assign({ action: "approve", approved: t.dataset.approved === "yes" }, base(c)));
     if (act === "drop") return post(Object.assign({ action: "drop" }, base(c)));
     if (act === "broll_remove") return post(Object.assign({ action: "broll_remove", index: parseInt(t.dataset.index, 10) }, base(c)));
     if (act === "fix") {

@@ -451,3 +451,15 @@ def test_the_end_a_word_later_button(editor, ctx):
     c = clip(editor.project, "seg001")
     assert abs(c["start"] - before["start"]) < 0.25 and c["end"] > t and c["last_word"] == word
     assert int(page.locator("#clip-seg001").get_attribute("data-last")) == last + 1
+
+
+def test_approve_a_clip_without_encoding_it_again(editor, ctx):
+    page = open_page(ctx, editor)
+    before = clip(editor.project, "seg002")
+    assert before["approved"] is False
+    page.locator("#clip-seg002 button[data-act=approve]").click()
+    wait_builds(page, editor, 1)
+    after = clip(editor.project, "seg002")
+    assert after["approved"] is True and clip(editor.project, "seg001")["approved"] is False
+    assert after["sha256"] == before["sha256"], "an approval must not re-encode the clip"
+    assert page.locator("#clip-seg002 button[data-act=approve]").inner_text().startswith("Approved")
