@@ -6,8 +6,8 @@ The decisions, and who owns them:
   temp_processing/segments.json   the clips (title, span, drop, add): the segment stage
   temp_processing/transcript.json the words (a misheard word fixed): the transcript stage; the clips
                                   holding the word get new words, so their captions are made again
-  vfx/segNNN.reframe.json         a clip's frame (mode, a manual keyframe): the vfx stage
-  broll/segNNN.broll.json         a clip's inserts (one removed): the broll stage
+  segments.json "approved"        the clips marked approved (render copies it into the manifest)
+A clip's own decision files (captions style, frame, B-roll) are clipforge.editor.overrides.
 
 Every function here runs inside `editing()`: the project's run lock is held (no `doit` runs meanwhile,
 and two tabs' edits are applied one after the other), and the state file is freshly read.
