@@ -135,3 +135,20 @@ def test_everything_shown_is_escaped(session):
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "<script>" not in page and "<script " in page  # only the bundled script tag, no inline code
     assert 'src="/static/editor.js"' in page
+
+
+def test_the_server_binds_loopback_and_bad_ports_get_one_line(tmp_path):
+    from clipforge.editor.command import HOST, _bind, _port
+    from clipforge.errors import OptionError
+
+    assert HOST == "127.0.0.1"
+    sock = _bind(0)
+    try:
+        assert sock.getsockname()[0] == "127.0.0.1" and sock.getsockname()[1] > 0
+    finally:
+        sock.close()
+    assert _port({}) == 0 and _port({"port": "8765"}) == 8765
+    for bad in ({"port": "abc"}, {"port": "70000"}, {"host": "0.0.0.0"}):
+        with pytest.raises(OptionError) as err:
+            _port(bad)
+        assert "\n" not in err.value.one_line()
