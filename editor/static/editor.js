@@ -24,6 +24,13 @@
     });
     if (resp.status === 202) {
       const data = await resp.json();
+      // This card shows the clip as it was: further edits of it wait for the reload after the build
+      // (the server would refuse them as made against a changed clip).
+      const c = body.clip && document.getElementById("clip-" + body.clip);
+      if (c) {
+        c.classList.add("pending");
+        c.querySelectorAll("button, input, select").forEach(function (el) { el.disabled = true; });
+      }
       say("queued: " + body.action + (body.clip ? " " + body.clip : "") + (data.queued ? " (" + data.queued + " ahead)" : ""));
     } else {
       say((await resp.text()).trim());
@@ -42,7 +49,7 @@
     const t = ev.target;
     if (!(t instanceof HTMLElement)) return;
     const c = card(t);
-    if (t.classList.contains("w") && c && editable) {
+    if (t.classList.contains("w") && c && editable && !c.classList.contains("pending")) {
       const i = parseInt(t.dataset.i, 10);
       if (c.id === "add") return selectForAdd(c, t, i);
       const m = mode(c);
@@ -63,7 +70,7 @@
       if (span.first > span.last) { say("the start must come before the end"); return; }
       return post(Object.assign({ action: "trim" }, base(c), span));
     }
-    if (t.tagName === "IMG" && t.classList.contains("frame") && c && editable) {
+    if (t.tagName === "IMG" && t.classList.contains("frame") && c && editable && !c.classList.contains("pending")) {
       const r = t.getBoundingClientRect();
       return post(Object.assign({ action: "keyframe" }, base(c),
         { x: (ev.clientX - r.left) / r.width, y: (ev.clientY - r.top) / r.height }));

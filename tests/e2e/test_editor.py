@@ -463,3 +463,13 @@ def test_approve_a_clip_without_encoding_it_again(editor, ctx):
     assert after["approved"] is True and clip(editor.project, "seg001")["approved"] is False
     assert after["sha256"] == before["sha256"], "an approval must not re-encode the clip"
     assert page.locator("#clip-seg002 button[data-act=approve]").inner_text().startswith("Approved")
+
+
+def test_a_card_waits_for_its_build_before_the_next_edit(editor, ctx):
+    page = open_page(ctx, editor)
+    word_at(page, "seg001", 3).click()
+    until(page, "() => document.querySelector('#clip-seg001 button[data-act=title]').disabled")  # until reloaded
+    assert page.locator("#clip-seg002 button[data-act=title]").is_enabled()
+    wait_builds(page, editor, 1)
+    assert page.locator("#clip-seg001 button[data-act=title]").is_enabled()
+    assert not any("not applied" in m for m in status(page, editor)["messages"])
