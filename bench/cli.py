@@ -13,7 +13,7 @@ import bench
 from bench import core
 from bench.core import NOTES, Row, add, guarded, say
 
-GROUPS = ("noop", "extract", "late", "transcribe", "accuracy", "memory", "shorts", "batch", "segment")
+GROUPS = ("noop", "extract", "late", "transcribe", "accuracy", "memory", "shorts", "batch", "segment", "edit")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             "shorts": lambda: mod.run(tmp, small, a.quick),
             "batch": lambda: mod.run(tmp, a.quick),
             "segment": lambda: mod.run(tmp, a.quick),
+            "edit": lambda: mod.run(tmp, small),
         }[name]()
 
     try:

@@ -51,7 +51,10 @@ def _key(stage_hash: str, plan: ClipPlan, words: list[Word]) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
-def _clip_task(st: Stage, ctx: Context, plan: ClipPlan, *, words: list[Word], source_info: dict) -> dict:
+def clip_step(st: Stage, ctx: Context, plan: ClipPlan, *, words: list[Word], source_info: dict
+              ) -> tuple[Step, ClipJob]:
+    """The step (and the job it runs) of one per-clip stage for one clip: what its doit sub-task runs and
+    records. The editor (clipforge.editor) records a decision it rewrote through this same step."""
     outputs = {sfx: ctx.unit_file(st.name, plan.id, sfx) for sfx in st.outputs}
     reads = {f"{r}{sfx}": ctx.unit_file(r, plan.id, sfx) for r in st.reads for sfx in stage(r).outputs}
     extra = st.extra_files(ctx.opts)
@@ -60,6 +63,11 @@ def _clip_task(st: Stage, ctx: Context, plan: ClipPlan, *, words: list[Word], so
     step = Step(task=f"{st.name}:{plan.id}", run=lambda: st.function()(job), targets=list(outputs.values()),
                 inputs=lambda: [ctx.media, *reads.values(), *extra],
                 config_hash=_key(ctx.opts.stage_hash(st.name), plan, words))
+    return step, job
+
+
+def _clip_task(st: Stage, ctx: Context, plan: ClipPlan, *, words: list[Word], source_info: dict) -> dict:
+    step, _ = clip_step(st, ctx, plan, words=words, source_info=source_info)
     task_dep = [f"{r}:{plan.id}" for r in st.reads] or ["segment"]
     return doit_task(step, doc=f"{plan.start:.1f}-{plan.end:.1f} s {plan.title}", task_dep=task_dep,
                      accept_edits=st.editable and ctx.opts.keep == "yes")
@@ -93,4 +101,4 @@ def last_clip_stage() -> Stage:
     return per_clip_stages()[-1]
 
 
-__all__ = ["clip_task_creators", "clip_words", "last_clip_stage", "read_or"]
+__all__ = ["clip_step", "clip_task_creators", "clip_words", "last_clip_stage", "read_or"]

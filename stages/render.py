@@ -70,7 +70,7 @@ def _decisions(ctx, plan: ClipPlan) -> dict:
         "face_coverage": reframe.get("coverage"), "frame": reframe.get("output"),
         "faces": reframe.get("faces"), **_sound(ctx, plan),
         "broll": [{k: i.get(k) for k in ("asset", "start", "end", "mode", "why")} for i in broll.get("inserts", [])],
-        "captions_burned": ctx.opts.captions == "burn" and bool(plan.text.strip()),
+        "captions_burned": ctx.opts.captions == "burn" and _has_events(ctx.unit_file("subtitles", plan.id, ".ass")),
     }
 
 
@@ -90,6 +90,16 @@ def _source_frame(info: dict) -> dict:
             "rotation": info.get("rotation", 0), "sar": info.get("sar", "1:1"),
             "audio_track": info.get("audio_track", 0), "audio_tracks": info.get("audio_tracks", 1),
             "audio_track_why": info.get("audio_track_why")}
+
+
+def _has_events(ass: str) -> bool:
+    """True if the clip's .ass (what extract burns) holds a caption: one clip may have none (the editor's
+    captions off, or no timed words)."""
+    try:
+        with open(ass, encoding="utf-8", errors="replace") as f:
+            return any(line.startswith("Dialogue:") for line in f)
+    except OSError:
+        return False
 
 
 def _read(path: str) -> dict:
@@ -118,6 +128,7 @@ def run(*, ctx, last) -> None:
             kept = _archive(old)
             print(f"  render: the previous input's clips and manifest were moved to {kept}/")
     entries = []
+    approved = set(segments.get("approved", []))  # marked in `doit edit`
     for i, plan in enumerate(load_plans(ctx.segments), 1):
         entry = {**plan.to_dict(), **_publish(ctx.unit_file(last.name, plan.id, last.outputs[0]),
                                               CLIPS_DIR / clip_name(i, plan))}
@@ -125,10 +136,12 @@ def run(*, ctx, last) -> None:
                     for st in per_clip_stages() for sfx in st.publish
                     if os.path.exists(src := ctx.unit_file(st.name, plan.id, sfx))]
         captions = [s["file"] for s in sidecars]
-        poster = _poster(CLIPS_DIR / entry["file"], float(entry.get("duration") or 0.0))
+        poster = (_same_poster(old, entry) if previous else None) or _poster(CLIPS_DIR / entry["file"],
+                                                                             float(entry.get("duration") or 0.0))
         if poster:
             sidecars.append(poster)
-        entries.append({**entry, **_decisions(ctx, plan), "sidecars": sidecars, "captions": captions,
+        entries.append({**entry, **_decisions(ctx, plan), "approved": plan.id in approved,
+                        "sidecars": sidecars, "captions": captions,
                         "poster": poster["file"] if poster else None})
     manifest = {
         "tool": "clipforge", "version": __version__, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -162,6 +175,23 @@ def run(*, ctx, last) -> None:
         if with_path.parent == CLIPS_DIR and with_path.is_file():
             os.unlink(with_path)
     print(f"  render: {len(entries)} clip(s), {MANIFEST} and the review page {CLIPS_DIR / PAGE}")
+
+
+def _same_poster(old: dict, entry: dict) -> dict | None:
+    """The earlier manifest's poster of this very clip file (same name and sha256), if it is intact: an
+    edit that re-encodes one clip then makes one poster, not one per clip."""
+    from clipforge.state.finished import _intact
+
+    for clip in old.get("clips", []) if isinstance(old.get("clips"), list) else []:
+        if not isinstance(clip, dict) or clip.get("file") != entry["file"] or clip.get("sha256") != entry["sha256"]:
+            continue
+        name = Path(str(entry["file"])).with_suffix(".jpg").name
+        poster = next((s for s in clip.get("sidecars", []) if isinstance(s, dict) and s.get("file") == name), None)
+        try:
+            return poster if poster and _intact(poster, quick=True) else None
+        except (OSError, KeyError, TypeError):
+            return None
+    return None
 
 
 def _previous_manifest() -> dict | None:
