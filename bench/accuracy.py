@@ -35,6 +35,8 @@ SETS = {"real": MEDIA / "real_speech.opus", "natural": MEDIA / "natural_talk.opu
 PAD = 0.2  # the padding option's default: a cut sits this far outside the sentence's words
 INSIDE_TOL = 0.05  # seconds: an independent decode's word must contain a cut by more than this
 SIDES = ("batched", "sequential", "bare")
+ABBREVIATIONS = {"mr.", "mrs.", "ms.", "dr.", "st.", "vs.", "e.g.", "i.e."}  # a period that ends no sentence
+JUDGE_MAX_WORD = 1.2  # seconds: a longer word in the independent decode is its own timing failure, not a word
 
 
 def truth(name: str) -> tuple[str, list[tuple[float, float]], list[tuple[float, float]]]:
@@ -131,13 +133,14 @@ def cuts(words: list[dict]) -> list[float]:
     """Where a planner cuts around each sentence: PAD outside its words, at most half the pause."""
     out = []
     for w, nxt in zip(words, words[1:]):
-        if w["text"].rstrip().endswith((".", "?", "!")):
+        if w["text"].rstrip().endswith((".", "?", "!")) and w["text"].strip().lower() not in ABBREVIATIONS:
             half = max(nxt["start"] - w["end"], 0) / 2
             out += [w["end"] + min(PAD, half), nxt["start"] - min(PAD, half)]
     return out
 
 
 def inside(cut_times: list[float], judge: list[dict]) -> int:
+    judge = [w for w in judge if w["end"] - w["start"] <= JUDGE_MAX_WORD]
     return sum(any(w["start"] + INSIDE_TOL < t < w["end"] - INSIDE_TOL for w in judge) for t in cut_times)
 
 

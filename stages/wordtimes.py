@@ -83,6 +83,10 @@ def _edge(db: np.ndarray, near: int, *, onset: bool, lo: int, hi: int) -> int | 
     return best
 
 
+def _ends_sentence(word: dict) -> bool:
+    return word["text"].rstrip().endswith((".", "?", "!", "…"))
+
+
 def refine(words: list[dict], audio: np.ndarray, *, rate: int, offset: float) -> list[dict]:
     """The words (dicts with absolute start/end) with edges moved onto the audio's onsets and offsets.
 
@@ -103,14 +107,22 @@ def refine(words: list[dict], audio: np.ndarray, *, rate: int, offset: float) ->
     out = [dict(w) for w in words]
     for i, w in enumerate(out):
         prev_end = out[i - 1]["end"] if i else offset
-        next_start = words[i + 1]["start"] if i + 1 < len(words) else at(frames)
-        reach = REACH_AFTER_PAUSE if i == 0 or w["start"] - words[i - 1]["end"] >= MIN_PAUSE else REACH
-        lo = max(frame(w["start"] - reach), frame(prev_end) + 1, 0)
-        k = _edge(db, frame(w["start"]), onset=True, lo=lo, hi=min(frame(w["start"] + REACH), frame(w["end"])))
+        nxt = words[i + 1] if i + 1 < len(words) else None
+        next_start = nxt["start"] if nxt else at(frames)
+        # Whisper often runs a sentence's last word straight into the next one's first (no gap in its
+        # times, a pause in the audio): at a sentence end both edges may move into the other's span.
+        starts_sentence = i == 0 or _ends_sentence(words[i - 1])
+        after_pause = starts_sentence or w["start"] - words[i - 1]["end"] >= MIN_PAUSE
+        back = REACH_AFTER_PAUSE if after_pause else REACH
+        ahead = REACH_AFTER_PAUSE if starts_sentence else REACH
+        lo = max(frame(w["start"] - back), frame(prev_end) + 1, 0)
+        k = _edge(db, frame(w["start"]), onset=True, lo=lo, hi=min(frame(w["start"] + ahead), frame(w["end"])))
         if k is not None:
             w["start"] = round(at(k) - HOP / 2, 3)
-        before_pause = i + 1 == len(words) or next_start - w["end"] >= MIN_PAUSE
-        hi = min(frame(w["end"] + (REACH_AFTER_PAUSE if before_pause else REACH)), frame(next_start) - 1, frames - 1)
+        ends = _ends_sentence(w)
+        before_pause = nxt is None or ends or next_start - w["end"] >= MIN_PAUSE
+        limit = nxt["end"] - MIN_WORD if nxt and ends else next_start
+        hi = min(frame(w["end"] + (REACH_AFTER_PAUSE if before_pause else REACH)), frame(limit) - 1, frames - 1)
         lo = max(frame(w["end"] - REACH), frame(w["start"] + MIN_WORD))
         k = _edge(db, frame(w["end"]), onset=False, lo=lo, hi=hi)
         if k is not None:
