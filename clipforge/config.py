@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from clipforge.errors import OptionError
+from clipforge.platforms import NAMES, PLATFORMS, preset_options
 from clipforge.stagelist import stage_options
 
 if sys.version_info >= (3, 11):
@@ -50,6 +51,12 @@ class Options:
     captions: str = "burn"  # burn (and sidecars), sidecar (SRT/VTT only), off
     caption_chars: int = 32  # characters per caption line at most
     caption_words: int = 3  # words per highlighted caption chunk (1-4)
+    caption_style: str = "bold"  # bold, boxed, pop, lower, or a path to your own .ass style file
+    tighten: str = "yes"  # yes: shorten pauses (and cut fillers) inside each clip, in the same encode
+    tighten_pause: float = 0.4  # a silence longer than this (seconds) is shortened ...
+    tighten_breath: float = 0.15  # ... to this breath
+    platform: str = "none"  # tiktok, shorts, reels: frame, longest clip, safe zone, loudness (clipforge.platforms)
+    hook: str = "off"  # title: the clip's title over its first seconds (a platform preset turns it on)
     aspect: str = "9:16"
     reframe: str = "face"
     height: int = 1280  # output height in pixels; the width follows the aspect
@@ -93,6 +100,9 @@ CHOICES = {
     "reframe": ("face", "center", "fit", "off"),
     "broll_mode": ("cutaway", "pip"),
     "keep": ("no", "yes"),
+    "tighten": ("yes", "no"),
+    "platform": NAMES,
+    "hook": ("title", "off"),
 }
 
 # Every option's default, written once (the Options fields above); stage option records
@@ -256,8 +266,37 @@ def _check(opts: Options) -> None:
         raise OptionError(f"option height={opts.height} must be between 64 and 4320 pixels")
     if opts.broll_max < 0 or opts.broll_max_len <= 0 or opts.broll_protect < 0 or not 0 <= opts.broll_share <= 1:
         raise OptionError("broll_max >= 0, broll_max_len > 0, broll_protect >= 0 and 0 <= broll_share <= 1")
+    if not 0.1 <= opts.tighten_pause <= 5 or not 0 <= opts.tighten_breath < opts.tighten_pause:
+        raise OptionError("tighten_pause must be 0.1-5 s and 0 <= tighten_breath < tighten_pause")
+    if opts.platform in PLATFORMS and opts.max_len > PLATFORMS[opts.platform].max_len:
+        raise OptionError(f"max_len={opts.max_len:g} is longer than {opts.platform} takes "
+                          f"({PLATFORMS[opts.platform].max_len:g} s): lower max_len=")
+    _check_caption_style(opts.caption_style)
     if opts.segmenter == "llm" and not llm_configured():
         raise OptionError("segmenter=llm needs OPENAI_BASE_URL and/or OPENAI_API_KEY in the environment")
+
+
+CAPTION_STYLES = ("bold", "boxed", "pop", "lower")
+
+
+def _check_caption_style(style: str) -> None:
+    if style in CAPTION_STYLES:
+        return
+    if not style.endswith(".ass"):
+        raise OptionError(f"option caption_style={style!r} is not one of {', '.join(CAPTION_STYLES)} "
+                          "or a path to an .ass style file")
+    if not Path(style).expanduser().is_file():
+        raise OptionError(f"caption_style={style!r}: no such file (give the path of an .ass file with a style)")
+
+
+def _with_preset(values: dict[str, object]) -> dict[str, object]:
+    """A platform preset fills in the options the user did not set (both sources count as set).
+
+    Options the preset names that this build does not have (the audio chain's `loudness`) are
+    left out: the preset's figure is in clipforge.platforms for when they come.
+    """
+    preset = preset_options(str(values.get("platform", DEFAULTS.platform)))
+    return {**{k: _coerce(k, v) for k, v in preset.items() if k in _FIELDS and k not in values}, **values}
 
 
 def load_options(cmdline: dict[str, str] | None = None, pyproject: str = "pyproject.toml") -> Options:
@@ -272,7 +311,7 @@ def load_options(cmdline: dict[str, str] | None = None, pyproject: str = "pyproj
                 known = ", ".join(sorted(_FIELDS))
                 raise OptionError(f"unknown option {name!r} on the {source}; known options: {known}")
             values[name] = _coerce(name, raw)
-    opts = Options(**values)
+    opts = Options(**_with_preset(values))
     _check(opts)
     return opts
 

@@ -255,7 +255,15 @@ def run(job) -> None:
     opts = BrollOptions(max_inserts=int(o["broll_max"]), max_len=float(o["broll_max_len"]),
                         min_len=min(1.0, float(o["broll_max_len"])), protect=float(o["broll_protect"]),
                         max_share=float(o["broll_share"]), mode=o["broll_mode"])
-    plan = plan_broll(words=job.words, clip_duration=job.clip.duration, assets=scan_assets(o["broll"]), opts=opts)
+    # Inserts are placed on the tightened timeline (the published clip's), so words move first.
+    from clipforge.fsutil import read_json
+    from clipforge.timeline import Timeline
+
+    cuts = job.inputs.get("tighten.cuts.json")
+    timeline = Timeline.from_decision(read_json(cuts) if cuts else None, job.clip.duration,
+                                      label=f"tighten/{job.clip.id}.cuts.json")
+    plan = plan_broll(words=timeline.map_words(job.words), clip_duration=timeline.duration,
+                      assets=scan_assets(o["broll"]), opts=opts)
     write_json(job.output(".broll.json"), plan)
     names = ", ".join(Path(i["asset"]).name for i in plan["inserts"]) or "none (nothing matched what is said)"
     print(f"  broll: {job.clip.id}: {names}")

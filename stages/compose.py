@@ -192,14 +192,60 @@ def _burn(video, ass: Path, fontsdir: Path):
     return video.filter("subtitles", filename=str(ass), fontsdir=str(fontsdir))
 
 
+def _kept_ranges(kept, duration: float) -> list[tuple[float, float]] | None:
+    """The tighten decision's ranges, or None when the whole span is played (no cut to make)."""
+    ranges = [(float(a), float(b)) for a, b in (kept or ())]
+    if not ranges or (len(ranges) == 1 and ranges[0][0] <= 1e-6 and ranges[0][1] >= duration - 1e-6):
+        return None
+    return ranges
+
+
+def _concat_ranges(video, audio, ranges: list[tuple[float, float]], *, fps: float | None):
+    """The kept ranges of the span played back to back (tighten): trim/atrim + concat in the same graph.
+
+    The ranges lie on the source's frame grid (the tighten stage puts them there), and `fps` has
+    put the frames on that grid, so each video piece is a whole number of frames of exactly the
+    audio piece's length: no drift however many cuts. Both ends move a quarter frame early so
+    trim picks frames k..m-1 by index, never by a rounding of equal timestamps (half a frame is
+    no good: x.5 in the 1/fps time base rounds either way). Returns (video or None, audio).
+    """
+    n = len(ranges)
+    half = 0.25 / fps if fps else 0.0
+    vs = video.filter_multi_output("split", n) if video is not None and n > 1 else None
+    aus = audio.filter_multi_output("asplit", n) if n > 1 else None
+    pieces = []
+    for i, (a, b) in enumerate(ranges):
+        if video is not None:
+            v = vs[i] if vs is not None else video
+            pieces.append(v.filter("trim", start=_num(max(a - half, 0)), end=_num(b - half))
+                          .filter("setpts", "PTS-STARTPTS"))
+        au = aus[i] if aus is not None else audio
+        pieces.append(au.filter("atrim", start=_num(a), end=_num(b)).filter("asetpts", "PTS-STARTPTS"))
+    if n == 1:
+        return (pieces[0], pieces[1]) if video is not None else (None, pieces[0])
+    joined = ffmpeg.concat(*pieces, v=1 if video is not None else 0, a=1).node
+    return (joined[0], joined[1]) if video is not None else (None, joined[0])
+
+
 def compose_args(*, source: Path | str, start: float, duration: float, has_video: bool,
                  src_size: tuple[int, int] | None, reframe: dict | None, broll: dict | None,
                  ass: Path | None, fontsdir: Path, out: Path | str, preset: str, crf: int = 20,
-                 fps: float = DEFAULT_FPS, src_fps: float | None = None) -> list[str]:
-    """ffmpeg arguments (no binary, no -y/-loglevel) for one clip: span of `source` -> `out` (mp4)."""
+                 fps: float = DEFAULT_FPS, src_fps: float | None = None, kept=None,
+                 hook: Path | None = None) -> list[str]:
+    """ffmpeg arguments (no binary, no -y/-loglevel) for one clip: span of `source` -> `out` (mp4).
+
+    `kept` (the tighten decision's ranges, clip-relative) plays only those parts, back to back;
+    the reframe path, B-roll and captions are then on that tightened timeline. `hook` is an ASS
+    file burned over everything (the title in the first seconds).
+    """
     size = output_size(reframe, src_size)
     # -ss/-t stay input options: an output-side -t can hang ffmpeg near the end of the input.
     inp = ffmpeg.input(str(source), ss=_num(start), t=_num(duration))
+    audio = inp["a:0"]
+    ranges = _kept_ranges(kept, duration)
+    grid = src_fps if has_video and src_fps and src_fps > 0 else fps
+    if ranges:
+        duration = sum(b - a for a, b in ranges)
     if has_video:
         video = inp.video
         if src_fps and src_fps > 0:
@@ -207,19 +253,25 @@ def compose_args(*, source: Path | str, start: float, duration: float, has_video
             # arrives up to one frame late; `fps` with start_time=0 repeats it from 0 on the source's
             # frame grid, so video and audio both start at 0 and the frame rate stays constant.
             video = video.filter("fps", fps=_num(src_fps), start_time=0)
+        if ranges:
+            video, audio = _concat_ranges(video, audio, ranges, fps=grid)
         video = _reframe(video, reframe, src=src_size or size, size=size)
     else:
+        if ranges:
+            _, audio = _concat_ranges(None, audio, ranges, fps=grid)
         video = ffmpeg.input(f"color=c=black:s={size[0]}x{size[1]}:r={_num(fps)}:d={_num(duration)}",
                              f="lavfi").video
     for ins in _inserts(broll, duration):
         video = _overlay_insert(video, ins, size)
     if ass is not None:
         video = _burn(video, Path(ass), Path(fontsdir))
+    if hook is not None:
+        video = _burn(video, Path(hook), Path(fontsdir))
     # Input seeking can hand over one frame too many at the end; the clip is exactly its span.
     video = video.filter("trim", duration=_num(duration))
     opts = {"c:v": "libx264", "preset": preset, "crf": crf, "pix_fmt": "yuv420p",
             "c:a": "aac", "b:a": "128k", "movflags": "+faststart", "f": "mp4"}
-    return ffmpeg.output(video, inp["a:0"], str(out), **opts).get_args()
+    return ffmpeg.output(video, audio, str(out), **opts).get_args()
 
 
 # --- caption check -----------------------------------------------------------------
@@ -256,20 +308,24 @@ def captions_visible(*, ass: Path, fontsdir: Path, size: tuple[int, int], at: fl
 def compose(*, source: Path | str, start: float, duration: float, has_video: bool,
             src_size: tuple[int, int] | None, reframe: dict | None, broll: dict | None,
             ass: Path | None, out: Path | str, fontsdir: Path | None = None, preset: str = "superfast",
-            crf: int = 20, timeout: float | None = None, src_fps: float | None = None) -> dict:
+            crf: int = 20, timeout: float | None = None, src_fps: float | None = None, kept=None,
+            hook: Path | None = None) -> dict:
     """Encode one clip to `out` atomically; raise CAPTIONS_NOT_VISIBLE before encoding if libass draws nothing."""
     out = Path(out)
     fontsdir = Path(fontsdir) if fontsdir is not None else default_fontsdir()
     size = output_size(reframe, src_size)
+    at = None
+    for what, sub in (("captions", ass), ("hook", hook)):
+        at = first_caption_time(Path(sub)) if sub is not None else None
+        if at is not None and not captions_visible(ass=Path(sub), fontsdir=fontsdir, size=size, at=at):
+            raise ClipforgeError(f"compose {out.name}: the {what} render as nothing at {at:.2f} s "
+                                 f"(no usable font in {fontsdir})", code=ErrorCode.CAPTIONS_NOT_VISIBLE)
     at = first_caption_time(Path(ass)) if ass is not None else None
-    if at is not None and not captions_visible(ass=Path(ass), fontsdir=fontsdir, size=size, at=at):
-        raise ClipforgeError(f"compose {out.name}: the captions render as nothing at {at:.2f} s "
-                             f"(no usable font in {fontsdir})", code=ErrorCode.CAPTIONS_NOT_VISIBLE)
     began = time.monotonic()
     with atomic_path(out, ".mp4") as tmp:
         args = compose_args(source=source, start=start, duration=duration, has_video=has_video,
                             src_size=src_size, reframe=reframe, broll=broll, ass=ass, fontsdir=fontsdir,
-                            out=tmp, preset=preset, crf=crf, src_fps=src_fps)
+                            out=tmp, preset=preset, crf=crf, src_fps=src_fps, kept=kept, hook=hook)
         # A stuck encode must become a retryable error; real encodes run far faster than this.
         run_ffmpeg(args, what=f"compose {out.name}", timeout=timeout or 120 + 20 * duration)
         info = probe(tmp, label=out.name)
