@@ -14,6 +14,7 @@ safe zone's width gets a smaller font size (`\\fs`) on its own event, so nothing
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -63,12 +64,14 @@ def own_style(path: Path, *, frame: tuple[int, int], opts):
     sy = h / float(subs.info.get("PlayResY") or 288)
     sx = w / float(subs.info.get("PlayResX") or (384 if not subs.info.get("PlayResY") else h * 4 / 3))
     style.fontsize, style.outline, style.shadow = style.fontsize * sy, style.outline * sy, style.shadow * sy
-    style.marginl = max(round(style.marginl * sx), round(opts.margin_side * w))
-    style.marginr = max(round(style.marginr * sx), round(opts.margin_right * w))
+    pad = math.ceil(style.outline + style.shadow) + 1  # drawn outside the text: the margins make room
+    style.marginl = max(round(style.marginl * sx), round(opts.margin_side * w + pad))
+    style.marginr = max(round(style.marginr * sx), round(opts.margin_right * w + pad))
     top = int(style.alignment) in (7, 8, 9)
-    style.marginv = max(round(style.marginv * sy), round((opts.margin_top if top else opts.margin_bottom) * h))
+    style.marginv = max(round(style.marginv * sy), round((opts.margin_top if top else opts.margin_bottom) * h + pad))
     c = style.secondarycolor
     return replace(opts, highlight_colour=f"#{c.r:02X}{c.g:02X}{c.b:02X}", font_size=style.fontsize / h,
+                   outline=style.outline / max(style.fontsize, 1), shadow=style.shadow / max(style.fontsize, 1),
                    alignment=int(style.alignment)), style
 
 
@@ -76,7 +79,7 @@ def _fit_tag(text: str, *, frame: tuple[int, int], opts) -> str:
     """`{\\fsN}` when the longest word of `text` is wider than the zone at the style's size, else ''."""
     w, h = frame
     right = opts.margin_side if opts.margin_right is None else opts.margin_right
-    room = w * (1 - opts.margin_side - right) - 2 * opts.outline * opts.font_size * h
+    room = w * (1 - opts.margin_side - right) - 2 * ((opts.outline + opts.shadow) * opts.font_size * h + 1)
     size = opts.font_size * h
     widest = max((len(t) * (EM_UPPER if opts.uppercase or t.isupper() else EM_LOWER) for t in text.split()),
                  default=0)
@@ -131,7 +134,9 @@ def style_events(*, chunks, cues, opts, frame: tuple[int, int] | None = None) ->
     events = highlight_events(chunks, opts)
     if frame:
         for e in events:
-            e.text = _fit_tag(e.plaintext, frame=frame, opts=opts) + e.text
+            tag = _fit_tag(e.plaintext, frame=frame, opts=opts)
+            # `\r` (back to the style after the highlighted word) would drop the size too: keep it.
+            e.text = tag + e.text.replace("{\\r}", "{\\r" + tag[1:-1] + "}") if tag else e.text
     return events
 
 

@@ -231,12 +231,13 @@ def compose_args(*, source: Path | str, start: float, duration: float, has_video
                  src_size: tuple[int, int] | None, reframe: dict | None, broll: dict | None,
                  ass: Path | None, fontsdir: Path, out: Path | str, preset: str, crf: int = 20,
                  fps: float = DEFAULT_FPS, src_fps: float | None = None, kept=None,
-                 hook: Path | None = None) -> list[str]:
+                 hook: Path | None = None, draw: bool = True) -> list[str]:
     """ffmpeg arguments (no binary, no -y/-loglevel) for one clip: span of `source` -> `out` (mp4).
 
     `kept` (the tighten decision's ranges, clip-relative) plays only those parts, back to back;
     the reframe path, B-roll and captions are then on that tightened timeline. `hook` is an ASS
-    file burned over everything (the title in the first seconds).
+    file burned over everything (the title in the first seconds). `draw`=False with no video:
+    the clip stays audio only (a tightened audio clip with nothing to show).
     """
     size = output_size(reframe, src_size)
     # -ss/-t stay input options: an output-side -t can hang ffmpeg near the end of the input.
@@ -259,6 +260,9 @@ def compose_args(*, source: Path | str, start: float, duration: float, has_video
     else:
         if ranges:
             _, audio = _concat_ranges(None, audio, ranges, fps=grid)
+        if not draw:
+            return ffmpeg.output(audio, str(out), **{"c:a": "aac", "b:a": "128k", "movflags": "+faststart",
+                                                     "f": "mp4"}).get_args()
         video = ffmpeg.input(f"color=c=black:s={size[0]}x{size[1]}:r={_num(fps)}:d={_num(duration)}",
                              f="lavfi").video
     for ins in _inserts(broll, duration):
@@ -309,7 +313,7 @@ def compose(*, source: Path | str, start: float, duration: float, has_video: boo
             src_size: tuple[int, int] | None, reframe: dict | None, broll: dict | None,
             ass: Path | None, out: Path | str, fontsdir: Path | None = None, preset: str = "superfast",
             crf: int = 20, timeout: float | None = None, src_fps: float | None = None, kept=None,
-            hook: Path | None = None) -> dict:
+            hook: Path | None = None, draw: bool = True) -> dict:
     """Encode one clip to `out` atomically; raise CAPTIONS_NOT_VISIBLE before encoding if libass draws nothing."""
     out = Path(out)
     fontsdir = Path(fontsdir) if fontsdir is not None else default_fontsdir()
@@ -325,7 +329,8 @@ def compose(*, source: Path | str, start: float, duration: float, has_video: boo
     with atomic_path(out, ".mp4") as tmp:
         args = compose_args(source=source, start=start, duration=duration, has_video=has_video,
                             src_size=src_size, reframe=reframe, broll=broll, ass=ass, fontsdir=fontsdir,
-                            out=tmp, preset=preset, crf=crf, src_fps=src_fps, kept=kept, hook=hook)
+                            out=tmp, preset=preset, crf=crf, src_fps=src_fps, kept=kept, hook=hook,
+                            draw=draw)
         # A stuck encode must become a retryable error; real encodes run far faster than this.
         run_ffmpeg(args, what=f"compose {out.name}", timeout=timeout or 120 + 20 * duration)
         info = probe(tmp, label=out.name)

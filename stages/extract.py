@@ -48,7 +48,8 @@ def run(job: ClipJob) -> None:
     timeline = Timeline.from_decision(_read_or_none(job.inputs.get("tighten.cuts.json")), plan.duration,
                                       label=f"tighten/{plan.id}.cuts.json")
     has_video = job.source_info.get("has_video", True)
-    if not _composes(reframe, broll, ass or hook, has_video=has_video) and timeline.is_whole:
+    composes = _composes(reframe, broll, ass or hook, has_video=has_video)
+    if not composes and timeline.is_whole:
         return _cut(job.source, plan, job.output(), cut=opts["cut"], has_video=has_video, preset=opts["preset"])
     from clipforge.stages import compose
 
@@ -59,7 +60,8 @@ def run(job: ClipJob) -> None:
                     src_size=(src.get("width") or 0, src.get("height") or 0), reframe=reframe, broll=broll,
                     ass=Path(ass) if ass else None, fontsdir=FONTS_DIR, out=Path(job.output()),
                     preset=opts["preset"], src_fps=src.get("fps"),
-                    kept=None if timeline.is_whole else timeline.kept, hook=hook)
+                    kept=None if timeline.is_whole else timeline.kept, hook=hook,
+                    draw=has_video or composes)
 
 
 def _read_or_none(path: str | None) -> dict | None:
@@ -105,4 +107,5 @@ def announce_reencode() -> None:
     global _announced
     if not _announced:
         _announced = True
-        print("  extract: cut=copy applies only to plain cuts; framing, captions and B-roll need one re-encode")
+        print("  extract: cut=copy applies only to plain cuts; framing, captions, B-roll and tightening "
+              "(tighten=yes) need one re-encode")

@@ -65,12 +65,47 @@ def _decisions(ctx, plan: ClipPlan) -> dict:
     """What the per-clip stages decided for the manifest: frame, captions, B-roll."""
     reframe = _read(ctx.unit_file("vfx", plan.id, ".reframe.json"))
     broll = _read(ctx.unit_file("broll", plan.id, ".broll.json"))
-    return {
+    return {**_platform_and_pace(ctx, plan),
         "aspect": reframe.get("aspect"), "reframe": reframe.get("mode"), "detector": reframe.get("detector"),
         "face_coverage": reframe.get("coverage"), "frame": reframe.get("output"),
         "broll": [{k: i.get(k) for k in ("asset", "start", "end", "mode", "why")} for i in broll.get("inserts", [])],
         "captions_burned": ctx.opts.captions == "burn" and bool(plan.text.strip()),
     }
+
+
+def _platform_and_pace(ctx, plan: ClipPlan) -> dict:
+    """The clip's platform preset, caption style, hook and what tightening removed (manifest and review page).
+
+    `duration` becomes the published clip's (the kept ranges back to back); `span` stays the source
+    span's. The loudness target is the preset's figure: the audio chain's loudness option applies it.
+    """
+    from clipforge.platforms import PLATFORMS
+
+    cuts = _read(ctx.unit_file("tighten", plan.id, ".cuts.json"))
+    kept = [(float(r["start"]), float(r["end"])) for r in cuts.get("kept") or []] or [(0.0, plan.duration)]
+    duration = sum(b - a for a, b in kept)
+    p = PLATFORMS.get(ctx.opts.platform)
+    style = ctx.opts.caption_style
+    return {
+        "duration": round(duration, 3), "span": round(plan.duration, 3),
+        "platform": ctx.opts.platform,
+        "platform_preset": {"max_len": p.max_len, "safe_zone": vars(p.safe), "loudness_target_lufs": p.loudness,
+                            "frame": reframe_size(ctx.opts)} if p else None,
+        "caption_style": style if not style.endswith(".ass") else Path(style).name,
+        "hook": ctx.opts.hook,
+        "tightened": {"kept": [{"start": round(a, 3), "end": round(b, 3)} for a, b in kept],
+                      "removed_seconds": round(plan.duration - duration, 3),
+                      "removed_share": round((plan.duration - duration) / plan.duration, 4) if plan.duration else 0.0,
+                      "cuts": len(cuts.get("removed") or []), "fillers_found": cuts.get("fillers_found") or [],
+                      "enabled": ctx.opts.tighten == "yes"},
+    }
+
+
+def reframe_size(opts) -> str:
+    from clipforge.stages.camera import output_size
+
+    w, h = output_size(opts.aspect, opts.height) if opts.aspect != "source" else (0, opts.height)
+    return f"{w}x{h}"
 
 
 def _read(path: str) -> dict:
@@ -106,10 +141,11 @@ def run(*, ctx, last) -> None:
                     for st in per_clip_stages() for sfx in st.publish
                     if os.path.exists(src := ctx.unit_file(st.name, plan.id, sfx))]
         captions = [s["file"] for s in sidecars]
+        entry = {**entry, **_decisions(ctx, plan)}
         poster = _poster(CLIPS_DIR / entry["file"], float(entry.get("duration") or 0.0))
         if poster:
             sidecars.append(poster)
-        entries.append({**entry, **_decisions(ctx, plan), "sidecars": sidecars, "captions": captions,
+        entries.append({**entry, "sidecars": sidecars, "captions": captions,
                         "poster": poster["file"] if poster else None})
     manifest = {
         "tool": "clipforge", "version": __version__, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

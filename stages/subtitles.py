@@ -232,6 +232,7 @@ def _style(frame: tuple[int, int], opts: CaptionOptions) -> pysubs2.SSAStyle:
     size = max(8, round(opts.font_size * h))
     right = opts.margin_side if opts.margin_right is None else opts.margin_right
     top = opts.alignment in (7, 8, 9)
+    pad = math.ceil((opts.outline + opts.shadow) * size) + 1
     return pysubs2.SSAStyle(
         fontname=opts.font_name, fontsize=size, bold=opts.bold,
         primarycolor=pysubs2.Color(*_rgb(opts.base_colour)),
@@ -240,8 +241,9 @@ def _style(frame: tuple[int, int], opts: CaptionOptions) -> pysubs2.SSAStyle:
         backcolor=pysubs2.Color(0, 0, 0, 128),
         borderstyle=opts.border_style, outline=round(opts.outline * size, 1), shadow=round(opts.shadow * size, 1),
         alignment=pysubs2.Alignment(opts.alignment),
-        marginl=round(opts.margin_side * w), marginr=round(right * w),
-        marginv=round((opts.margin_top if top else opts.margin_bottom + opts.raise_by) * h),
+        # The outline (or box) and the shadow are drawn outside the text: the margins make room for them.
+        marginl=round(opts.margin_side * w + pad), marginr=round(right * w + pad),
+        marginv=round((opts.margin_top if top else opts.margin_bottom + opts.raise_by) * h + pad),
     )
 
 
