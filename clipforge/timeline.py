@@ -108,3 +108,11 @@ class Timeline:
             if end > out[-1]["t"]:
                 out.append({"t": end, "x": round(x), "y": round(y), "cut": False})
         return out
+
+
+def decision_words(decision: dict | None, words: list[Word]) -> list[Word]:
+    """The tighten decision's words (edges checked against the audio) when it has them, else `words`."""
+    listed = (decision or {}).get("words")
+    if not listed or len(listed) != len(words):
+        return words  # an old or hand-edited decision: the transcript's own timings
+    return [replace(w, start=float(d["start"]), end=float(d["end"])) for w, d in zip(words, listed)]

@@ -257,12 +257,12 @@ def run(job) -> None:
                         max_share=float(o["broll_share"]), mode=o["broll_mode"])
     # Inserts are placed on the tightened timeline (the published clip's), so words move first.
     from clipforge.fsutil import read_json
-    from clipforge.timeline import Timeline
+    from clipforge.timeline import Timeline, decision_words
 
     cuts = job.inputs.get("tighten.cuts.json")
-    timeline = Timeline.from_decision(read_json(cuts) if cuts else None, job.clip.duration,
-                                      label=f"tighten/{job.clip.id}.cuts.json")
-    plan = plan_broll(words=timeline.map_words(job.words), clip_duration=timeline.duration,
+    decision = read_json(cuts) if cuts else None
+    timeline = Timeline.from_decision(decision, job.clip.duration, label=f"tighten/{job.clip.id}.cuts.json")
+    plan = plan_broll(words=timeline.map_words(decision_words(decision, job.words)), clip_duration=timeline.duration,
                       assets=scan_assets(o["broll"]), opts=opts)
     write_json(job.output(".broll.json"), plan)
     names = ", ".join(Path(i["asset"]).name for i in plan["inserts"]) or "none (nothing matched what is said)"

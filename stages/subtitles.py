@@ -335,7 +335,7 @@ def run(job) -> None:
     """
     from clipforge.fsutil import read_json
     from clipforge.stages import caption_styles
-    from clipforge.timeline import Timeline
+    from clipforge.timeline import Timeline, decision_words
 
     o = job.options
     frame = frame_for(aspect=o["aspect"], reframe=o["reframe"], height=int(o["height"]), source_info=job.source_info)
@@ -343,9 +343,9 @@ def run(job) -> None:
                                              base=CaptionOptions(max_chars_per_line=int(o["caption_chars"]),
                                                                  chunk_words=int(o["caption_words"])))
     cuts = job.inputs.get("tighten.cuts.json")
-    timeline = Timeline.from_decision(read_json(cuts) if cuts else None, job.clip.duration,
-                                      label=f"tighten/{job.clip.id}.cuts.json")
-    words = timeline.map_words(job.words) if o["captions"] != "off" else []
+    decision = read_json(cuts) if cuts else None
+    timeline = Timeline.from_decision(decision, job.clip.duration, label=f"tighten/{job.clip.id}.cuts.json")
+    words = timeline.map_words(decision_words(decision, job.words)) if o["captions"] != "off" else []
     summary = write_captions(words=words, frame=frame, opts=opts, ass_out=Path(job.output(".ass")),
                              srt_out=Path(job.output(".srt")), vtt_out=Path(job.output(".vtt")), style=style)
     caption_styles.write_hook(title=job.clip.title if o["hook"] == "title" else "", frame=frame, opts=opts,

@@ -14,6 +14,8 @@ lose exactly the same time and stay in sync however many cuts a clip has.
 The decision file (editable with keep=yes: only `kept` is read back):
   kept     [{"start", "end"}]: clip-relative source seconds, played back to back
   removed  [{"start", "end", "why"}]
+  words    the clip's words with their edges moved onto the audio where a silence borders them
+           (refine_words): captions and B-roll place themselves by these
   duration, span, removed_seconds, removed_share, fps, silence_db, fillers_found, note
 """
 
@@ -136,6 +138,32 @@ def filler_cuts(runs, *, words: list[Word], fps: float, opts: TightenOptions) ->
     return cuts, found
 
 
+def refine_words(words: list[Word], runs, *, min_quiet: float = 0.08, reach: float = 0.5) -> list[Word]:
+    """Word edges moved onto the audio where a silence borders them.
+
+    Whisper's word starts after a pause are often a few tenths late (or early, inside the silence);
+    a caption highlighted then is visibly off. Where a quiet run of at least `min_quiet` s lies
+    between two words, the later word starts where the sound starts and the earlier one ends where
+    it stops (never moved more than `reach` s, never past the word's other edge). Inside running
+    speech there is no silence to go by, and the timestamps stay.
+    """
+    quiet = [(a, b) for a, b in runs if b - a >= min_quiet]
+    out = []
+    for i, w in enumerate(words):
+        prev_end = words[i - 1].end if i else -math.inf
+        next_start = words[i + 1].start if i + 1 < len(words) else math.inf
+        start, end = w.start, w.end
+        ends = [b for a, b in quiet if a <= start + reach and max(prev_end, start - reach) < b <= start + reach]
+        ends = [b for b in ends if b < end]
+        if ends:
+            start = max(ends) if max(ends) <= start else min(ends)
+        starts = [a for a, b in quiet if end - reach <= a < min(next_start, end + reach) and a > start]
+        if starts:
+            end = min(starts) if min(starts) >= end else max(starts)
+        out.append(Word(w.text, round(start, 3), round(max(end, start), 3), probability=w.probability))
+    return out
+
+
 def _merge(cuts: list[dict]) -> list[dict]:
     out: list[dict] = []
     for c in sorted(cuts, key=lambda c: c["start"]):
@@ -151,6 +179,7 @@ def plan_cuts(*, db: np.ndarray, words: list[Word], span: float, fps: float,
     """The decision for one clip from its audio levels (`energy_db`) and its clip-relative words."""
     level = silence_level(db)
     runs = quiet_runs(db, level)
+    words = refine_words(words, runs)
     cuts = pause_cuts(runs, words=words, span=span, fps=fps, opts=opts)
     found: list[str] = []
     if opts.fillers:
@@ -170,6 +199,7 @@ def plan_cuts(*, db: np.ndarray, words: list[Word], span: float, fps: float,
             "span": round(span, 4), "duration": round(duration, 4), "removed_seconds": round(gone, 3),
             "removed_share": round(gone / span, 4) if span > 0 else 0.0, "fps": fps,
             "silence_db": round(level, 1), "pause": opts.pause, "breath": opts.breath, "fillers_found": found,
+            "words": [{"text": w.text, "start": w.start, "end": w.end} for w in words],
             "note": f"{len(removed)} cut(s), {gone:.2f} s of {span:.2f} s removed"}
 
 
