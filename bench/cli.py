@@ -13,7 +13,7 @@ import bench
 from bench import core
 from bench.core import NOTES, Row, add, guarded, say
 
-GROUPS = ("noop", "extract", "late", "transcribe", "memory", "shorts", "batch")
+GROUPS = ("noop", "extract", "late", "transcribe", "memory", "shorts", "tight", "batch")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             "transcribe": lambda: (mod.run(tmp, small, a.quick), mod.run_held_out(tmp)),
             "memory": lambda: mod.run(tmp, a.quick, a.full),
             "shorts": lambda: mod.run(tmp, small, a.quick),
+            "tight": lambda: mod.run(tmp, small, a.quick),
             "batch": lambda: mod.run(tmp, a.quick),
         }[name]()
 

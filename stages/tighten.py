@@ -7,8 +7,8 @@ cut, so a cut always sits in silence with a breath around it. Filler words the t
 Silence is decided from the audio, never from the word timestamps alone: Whisper's word ends drift
 by a tenth of a second or more, and a comma pause it reports as 0.7 s may be a 0.2 s breath. A
 pause is a run of quiet 10-ms frames (RMS under a level set from the clip's own noise floor and
-speech level), and a cut must also keep every word's middle (timestamps as a second check, for
-quiet speech under the level). Cut points are put on the source's frame grid, so video and audio
+speech level), and no word may lie wholly inside a cut (timestamps as a second check, for quiet
+speech under the level). Cut points are put on the source's frame grid, so video and audio
 lose exactly the same time and stay in sync however many cuts a clip has.
 
 The decision file (editable with keep=yes: only `kept` is read back):
@@ -96,7 +96,10 @@ def _cut(a: float, b: float, *, fps: float, opts: TightenOptions) -> tuple[float
 
 
 def _words_kept(start: float, end: float, words: list[Word]) -> bool:
-    return all(not (start < (w.start + w.end) / 2 < end) for w in words)
+    """False if a word lies wholly inside [start, end]: the audio calls it silence, the transcript a
+    word (said under the silence level): its timestamps win, and nothing is cut there. A word that
+    only reaches into the silence has its sound outside it."""
+    return all(not (start - 0.02 <= w.start and w.end <= end + 0.02) for w in words)
 
 
 def pause_cuts(runs, *, words: list[Word], span: float, fps: float, opts: TightenOptions) -> list[dict]:
@@ -141,25 +144,28 @@ def filler_cuts(runs, *, words: list[Word], fps: float, opts: TightenOptions) ->
 def refine_words(words: list[Word], runs, *, min_quiet: float = 0.08, reach: float = 0.5) -> list[Word]:
     """Word edges moved onto the audio where a silence borders them.
 
-    Whisper's word starts after a pause are often a few tenths late (or early, inside the silence);
-    a caption highlighted then is visibly off. Where a quiet run of at least `min_quiet` s lies
-    between two words, the later word starts where the sound starts and the earlier one ends where
-    it stops (never moved more than `reach` s, never past the word's other edge). Inside running
-    speech there is no silence to go by, and the timestamps stay.
+    Whisper stretches a sentence's last word over the pause after it, and starts the next word a
+    few tenths late (or early, inside the silence); a caption highlighted by those times is visibly
+    off. An edge that falls inside a quiet run (of at least `min_quiet` s) moves to where the sound
+    stops or starts; an edge a silence borders within `reach` s (the silence lying between the word
+    and its neighbour) moves onto it. Inside running speech there is no silence to go by, and the
+    timestamps stay.
     """
     quiet = [(a, b) for a, b in runs if b - a >= min_quiet]
     out = []
     for i, w in enumerate(words):
-        prev_end = words[i - 1].end if i else -math.inf
+        prev_end = out[-1].end if out else -math.inf
         next_start = words[i + 1].start if i + 1 < len(words) else math.inf
         start, end = w.start, w.end
-        ends = [b for a, b in quiet if a <= start + reach and max(prev_end, start - reach) < b <= start + reach]
-        ends = [b for b in ends if b < end]
-        if ends:
-            start = max(ends) if max(ends) <= start else min(ends)
-        starts = [a for a, b in quiet if end - reach <= a < min(next_start, end + reach) and a > start]
-        if starts:
-            end = min(starts) if min(starts) >= end else max(starts)
+        # (2 hops of slack: a silence's edges are measured to the hop, word times to 10 ms)
+        inside = [b for a, b in quiet if a - 2 * HOP <= start < b < end]
+        before = [b for a, b in quiet if max(prev_end, start - reach) < b <= start]
+        if inside or before:
+            start = inside[0] if inside else max(before)
+        inside = [a for a, b in quiet if start < a < end <= b + 2 * HOP]
+        after = [a for a, b in quiet if end <= a < min(next_start, end + reach)]
+        if inside or after:
+            end = inside[0] if inside else min(after)
         out.append(Word(w.text, round(start, 3), round(max(end, start), 3), probability=w.probability))
     return out
 

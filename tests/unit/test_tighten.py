@@ -77,11 +77,23 @@ def test_a_word_quieter_than_the_silence_level_is_kept_by_its_timestamps():
 
 
 def test_word_ends_drifting_into_a_pause_do_not_block_the_cut():
-    # Whisper's word ends run 0.3 s into the silence (a usual drift): the audio decides, and the
-    # pauses are still tightened since no word's middle falls inside them.
-    stretched = [Word(f" w{i}", a, b + 0.3) for i, (a, b) in enumerate(BURSTS)]
+    # Whisper stretches each word's end over the whole pause after it (as tiny.en does at sentence
+    # ends), and starts the next word late: the audio decides, the pauses are still tightened.
+    stretched = [Word(f" w{i}", a + (0.25 if i else 0.0), BURSTS[i + 1][0] if i + 1 < len(BURSTS) else b)
+                 for i, (a, b) in enumerate(BURSTS)]
     d = decide(words=stretched)
     assert len(d["removed"]) == 2
+    # and the words the captions use have their edges back on the sound
+    for w, (a, b) in zip(d["words"], BURSTS):
+        assert abs(w["start"] - a) <= 0.03 and abs(w["end"] - b) <= 0.03, (w, a, b)
+
+
+def test_word_edges_inside_running_speech_stay():
+    # No silence between these words: nothing to go by, the timestamps stay as they are.
+    bursts = [(0.2, 2.0)]
+    words = [Word(" one", 0.2, 0.9), Word(" two", 0.9, 1.5), Word(" three", 1.5, 2.0)]
+    d = decide(bursts=bursts, words=words, span=2.3)
+    assert [(w["start"], w["end"]) for w in d["words"][1:]] == [(0.9, 1.5), (1.5, 2.0)]
 
 
 def test_no_silence_means_no_cut():
