@@ -124,7 +124,7 @@ STAGES: tuple[Stage, ...] = (
         outputs=(".broll.json",),
         reads=("tighten",),
         editable=True,
-        options=("broll", "broll_mode", "broll_max", "broll_max_len", "broll_protect", "broll_share"),
+        options=("broll", "broll_mode", "broll_max", "broll_max_len", "broll_protect", "broll_share", "platform"),
         extra=_S + "broll:asset_files",
     ),
     Stage(

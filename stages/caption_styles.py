@@ -147,14 +147,17 @@ def write_hook(*, title: str, frame: tuple[int, int], opts, duration: float, out
     """
     from clipforge.stages.subtitles import _ass_file, _ass_text
 
-    hook_opts = replace(opts, kind="highlight", alignment=8, font_size=HOOK_SIZE, uppercase=False,
-                        border_style=3, outline_colour="#101010", box_alpha=0x30, outline=0.25, shadow=0.0,
-                        base_colour="#FFFFFF")
+    # The caption style's look (colours, outline or box, case), bigger, at the top of the safe zone;
+    # a thin-outlined style (lower) gets a box: a title over a busy picture must read at a glance.
+    look = {} if opts.border_style == 3 or opts.outline >= 0.08 else {
+        "border_style": 3, "outline_colour": "#101010", "box_alpha": 0x30, "outline": 0.25, "shadow": 0.0}
+    hook_opts = replace(opts, kind="highlight", alignment=8, font_size=HOOK_SIZE, raise_by=0.0, **look)
     events = []
     text = _ass_text(title)
     if text:
         end = min(HOOK_SECONDS, max(duration - 0.05, 0.5))
         fade = "{\\fad(120,250)}"
+        text = text.upper() if hook_opts.uppercase else text
         events.append(pysubs2.SSAEvent(start=0, end=pysubs2.make_time(s=end), style="Default",
                                        text=fade + _fit_tag(text, frame=frame, opts=hook_opts) + text))
     with atomic_path(out, ".ass") as tmp:

@@ -176,7 +176,10 @@ def _overlay_insert(video, ins: dict, size: tuple[int, int]):
     if ins.get("mode") == "pip":
         pw, margin = _even(w * PIP_WIDTH), round(w * PIP_MARGIN)
         src = src.filter("scale", w=pw, h=-2)
-        x, y = w - pw - margin, margin
+        # The broll stage places it inside the platform's safe zone (pip_right/pip_top, fractions).
+        # Two pixels more: 4:2:0 chroma lets a coloured edge bleed one pixel out.
+        x = w - pw - (math.ceil(w * float(ins["pip_right"])) + 2 if "pip_right" in ins else margin)
+        y = math.ceil(h * float(ins["pip_top"])) + 2 if "pip_top" in ins else margin
     else:
         # Crop to the output's aspect first, then scale: never scale a large picture up to throw most away.
         src = src.filter("crop", w=f"min(iw,ih*{w}/{h})", h=f"min(ih,iw*{h}/{w})").filter("scale", w=w, h=h)

@@ -118,3 +118,27 @@ def test_an_own_style_file_is_used_scaled_and_kept_in_the_zone(tmp_path):
     assert ((img[..., 0] > 150) & (img[..., 1] < 90) & (img[..., 2] > 150)).sum() > 20  # the magenta highlight
     assert ((img[..., 0] < 90) & (img[..., 1] > 150) & (img[..., 2] > 150)).sum() > 20  # the cyan text
     check_inside(ass, "tiktok")
+
+
+def test_picture_in_picture_sits_inside_the_safe_zone(tmp_path):
+    from clipforge.stages.broll import pip_place
+    from clipforge.stages.compose import compose
+
+    src, red = tmp_path / "src.mp4", tmp_path / "red.png"
+    run_ffmpeg(["-f", "lavfi", "-i", "color=c=black:s=320x180:r=25:d=2", "-f", "lavfi", "-i", "sine=d=2",
+                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+                str(src)], what="src", timeout=60)
+    run_ffmpeg(["-f", "lavfi", "-i", "color=c=red:s=64x48", "-frames:v", "1", str(red)], what="red", timeout=30)
+    out = tmp_path / "pip.mp4"
+    reframe = {"mode": "center", "aspect": "9:16", "source": {"w": 320, "h": 180}, "crop": {"w": 102, "h": 180},
+               "output": {"w": FRAME[0], "h": FRAME[1]}, "path": [{"t": 0.0, "x": 109, "y": 0, "cut": False}]}
+    ins = {"asset": str(red), "kind": "image", "start": 0.0, "end": 2.0, "mode": "pip", **pip_place("tiktok")}
+    compose(source=src, start=0.0, duration=2.0, has_video=True, src_size=(320, 180), reframe=reframe,
+            broll={"inserts": [ins]}, ass=None, out=out, preset="ultrafast", src_fps=25.0)
+    raw = tmp_path / "f.rgb"
+    run_ffmpeg(["-ss", "1.0", "-i", str(out), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", str(raw)],
+               what="frame", timeout=60)
+    img = np.frombuffer(raw.read_bytes(), dtype=np.uint8).reshape(FRAME[1], FRAME[0], 3).astype(int)
+    ys, xs = np.nonzero((img[..., 0] > 150) & (img[..., 1] < 80))
+    x0, y0, x1, y1 = safe_zone("tiktok").box(FRAME)
+    assert len(xs) > 500 and x0 <= xs.min() and xs.max() < x1 and y0 <= ys.min() and ys.max() < y1
