@@ -321,11 +321,10 @@ def compose(*, source: Path | str, start: float, duration: float, has_video: boo
     out = Path(out)
     fontsdir = Path(fontsdir) if fontsdir is not None else default_fontsdir()
     size = output_size(reframe, src_size)
-    at = None
     for what, sub in (("captions", ass), ("hook", hook)):
-        at = first_caption_time(Path(sub)) if sub is not None else None
-        if at is not None and not captions_visible(ass=Path(sub), fontsdir=fontsdir, size=size, at=at):
-            raise ClipforgeError(f"compose {out.name}: the {what} render as nothing at {at:.2f} s "
+        when = first_caption_time(Path(sub)) if sub is not None else None
+        if when is not None and not captions_visible(ass=Path(sub), fontsdir=fontsdir, size=size, at=when):
+            raise ClipforgeError(f"compose {out.name}: the {what} render as nothing at {when:.2f} s "
                                  f"(no usable font in {fontsdir})", code=ErrorCode.CAPTIONS_NOT_VISIBLE)
     at = first_caption_time(Path(ass)) if ass is not None else None
     began = time.monotonic()
