@@ -13,7 +13,8 @@ import bench
 from bench import core
 from bench.core import NOTES, Row, add, guarded, say
 
-GROUPS = ("noop", "extract", "late", "transcribe", "accuracy", "memory", "shorts", "batch", "segment", "edit")
+GROUPS = ("noop", "extract", "late", "transcribe", "accuracy", "memory", "shorts", "tight", "batch", "segment",
+          "edit")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             "accuracy": lambda: mod.run(tmp),
             "memory": lambda: mod.run(tmp, a.quick, a.full),
             "shorts": lambda: mod.run(tmp, small, a.quick),
+            "tight": lambda: mod.run(tmp, small, a.quick),
             "batch": lambda: mod.run(tmp, a.quick),
             "segment": lambda: mod.run(tmp, a.quick),
             "edit": lambda: mod.run(tmp, small),

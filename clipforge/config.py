@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from clipforge.errors import OptionError
+from clipforge.platforms import NAMES, PLATFORMS, preset_options
 from clipforge.stagelist import stage_options
 
 if sys.version_info >= (3, 11):
@@ -50,6 +51,12 @@ class Options:
     captions: str = "burn"  # burn (and sidecars), sidecar (SRT/VTT only), off
     caption_chars: int = 32  # characters per caption line at most
     caption_words: int = 3  # words per highlighted caption chunk (1-4)
+    caption_style: str = "bold"  # bold, boxed, pop, lower, or a path to your own .ass style file
+    tighten: str = "yes"  # yes: shorten pauses (and cut fillers) inside each clip, in the same encode
+    tighten_pause: float = 0.4  # a silence longer than this (seconds) is shortened ...
+    tighten_breath: float = 0.15  # ... to this breath
+    platform: str = "none"  # tiktok, shorts, reels: frame, longest clip, safe zone, loudness (clipforge.platforms)
+    hook: str = "off"  # title: the clip's title over its first seconds (a platform preset turns it on)
     aspect: str = "9:16"
     reframe: str = "face"
     height: int = 1280  # output height in pixels; the width follows the aspect
@@ -104,6 +111,9 @@ CHOICES = {
     "broll_mode": ("cutaway", "pip"),
     "keep": ("no", "yes"),
     "llm_choose": ("no", "yes"),
+    "tighten": ("yes", "no"),
+    "platform": NAMES,
+    "hook": ("title", "off"),
 }
 
 # Every option's default, written once (the Options fields above); stage option records
@@ -278,6 +288,12 @@ def _check(opts: Options) -> None:
     from clipforge.whisper_models import check_language
 
     check_language(opts.resolved_whisper_model(), language=opts.language, asked=opts.whisper_model)
+    if not 0.1 <= opts.tighten_pause <= 5 or not 0 <= opts.tighten_breath < opts.tighten_pause:
+        raise OptionError("tighten_pause must be 0.1-5 s and 0 <= tighten_breath < tighten_pause")
+    if opts.platform in PLATFORMS and opts.max_len > PLATFORMS[opts.platform].max_len:
+        raise OptionError(f"max_len={opts.max_len:g} is longer than {opts.platform} takes "
+                          f"({PLATFORMS[opts.platform].max_len:g} s): lower max_len=")
+    _check_caption_style(opts.caption_style)
     if opts.segmenter == "llm" and not llm_configured():
         raise OptionError("segmenter=llm needs OPENAI_BASE_URL and/or OPENAI_API_KEY in the environment")
 
@@ -289,6 +305,27 @@ def loudness_target(raw: str) -> float | None:
     except ValueError:
         return None
     return value if -40 <= value <= -5 else None
+CAPTION_STYLES = ("bold", "boxed", "pop", "lower")
+
+
+def _check_caption_style(style: str) -> None:
+    if style in CAPTION_STYLES:
+        return
+    if not style.endswith(".ass"):
+        raise OptionError(f"option caption_style={style!r} is not one of {', '.join(CAPTION_STYLES)} "
+                          "or a path to an .ass style file")
+    if not Path(style).expanduser().is_file():
+        raise OptionError(f"caption_style={style!r}: no such file (give the path of an .ass file with a style)")
+
+
+def _with_preset(values: dict[str, object]) -> dict[str, object]:
+    """A platform preset fills in the options the user did not set (both sources count as set).
+
+    Options the preset names that this build does not have (the audio chain's `loudness`) are
+    left out: the preset's figure is in clipforge.platforms for when they come.
+    """
+    preset = preset_options(str(values.get("platform", DEFAULTS.platform)))
+    return {**{k: _coerce(k, v) for k, v in preset.items() if k in _FIELDS and k not in values}, **values}
 
 
 def load_options(cmdline: dict[str, str] | None = None, pyproject: str = "pyproject.toml") -> Options:
@@ -303,7 +340,7 @@ def load_options(cmdline: dict[str, str] | None = None, pyproject: str = "pyproj
                 known = ", ".join(sorted(_FIELDS))
                 raise OptionError(f"unknown option {name!r} on the {source}; known options: {known}")
             values[name] = _coerce(name, raw)
-    opts = Options(**values)
+    opts = Options(**_with_preset(values))
     _check(opts)
     return opts
 

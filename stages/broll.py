@@ -230,6 +230,15 @@ def plan_broll(*, words, clip_duration: float, assets: list[Asset], opts: BrollO
     return {"inserts": inserts, "note": note, "keywords": listed}
 
 
+def pip_place(platform: str) -> dict:
+    """Where a picture-in-picture goes: the top right corner of the platform's safe zone (fractions
+    of the output's width and height), clear of the apps' tabs and buttons."""
+    from clipforge.platforms import safe_zone
+
+    safe = safe_zone(platform)
+    return {"pip_right": max(safe.right, 0.04), "pip_top": max(safe.top, 0.04)}
+
+
 def asset_files(options) -> list[str]:
     """The folder's media and tag files: inputs of the broll stage, so editing the folder re-plans."""
     folder = Path(getattr(options, "broll", "") or "")
@@ -255,7 +264,17 @@ def run(job) -> None:
     opts = BrollOptions(max_inserts=int(o["broll_max"]), max_len=float(o["broll_max_len"]),
                         min_len=min(1.0, float(o["broll_max_len"])), protect=float(o["broll_protect"]),
                         max_share=float(o["broll_share"]), mode=o["broll_mode"])
-    plan = plan_broll(words=job.words, clip_duration=job.clip.duration, assets=scan_assets(o["broll"]), opts=opts)
+    # Inserts are placed on the tightened timeline (the published clip's), so words move first.
+    from clipforge.fsutil import read_json
+    from clipforge.timeline import Timeline, decision_words
+
+    cuts = job.inputs.get("tighten.cuts.json")
+    decision = read_json(cuts) if cuts else None
+    timeline = Timeline.from_decision(decision, job.clip.duration, label=f"tighten/{job.clip.id}.cuts.json")
+    plan = plan_broll(words=timeline.map_words(decision_words(decision, job.words)), clip_duration=timeline.duration,
+                      assets=scan_assets(o["broll"]), opts=opts)
+    plan["inserts"] = [{**i, **pip_place(o.get("platform", "none"))} if i["mode"] == "pip" else i
+                       for i in plan["inserts"]]
     write_json(job.output(".broll.json"), plan)
     names = ", ".join(Path(i["asset"]).name for i in plan["inserts"]) or "none (nothing matched what is said)"
     print(f"  broll: {job.clip.id}: {names}")

@@ -181,7 +181,10 @@ def _overlay_insert(video, ins: dict, size: tuple[int, int]):
     if ins.get("mode") == "pip":
         pw, margin = _even(w * PIP_WIDTH), round(w * PIP_MARGIN)
         src = src.filter("scale", w=pw, h=-2)
-        x, y = w - pw - margin, margin
+        # The broll stage places it inside the platform's safe zone (pip_right/pip_top, fractions).
+        # Two pixels more: 4:2:0 chroma lets a coloured edge bleed one pixel out.
+        x = w - pw - (math.ceil(w * float(ins["pip_right"])) + 2 if "pip_right" in ins else margin)
+        y = math.ceil(h * float(ins["pip_top"])) + 2 if "pip_top" in ins else margin
     else:
         # Crop to the output's aspect first, then scale: never scale a large picture up to throw most away.
         src = src.filter("crop", w=f"min(iw,ih*{w}/{h})", h=f"min(ih,iw*{h}/{w})").filter("scale", w=w, h=h)
@@ -197,29 +200,86 @@ def _burn(video, ass: Path, fontsdir: Path):
     return video.filter("subtitles", filename=str(ass), fontsdir=str(fontsdir))
 
 
+def _kept_ranges(kept, duration: float) -> list[tuple[float, float]] | None:
+    """The tighten decision's ranges, or None when the whole span is played (no cut to make)."""
+    ranges = [(float(a), float(b)) for a, b in (kept or ())]
+    if not ranges or (len(ranges) == 1 and ranges[0][0] <= 1e-6 and ranges[0][1] >= duration - 1e-6):
+        return None
+    return ranges
+
+
+def _concat_ranges(video, audio, ranges: list[tuple[float, float]], *, fps: float | None):
+    """The kept ranges of the span played back to back (tighten): trim/atrim + concat in the same graph.
+
+    The ranges lie on the source's frame grid (the tighten stage puts them there), and `fps` has
+    put the frames on that grid, so each video piece is a whole number of frames of exactly the
+    audio piece's length: no drift however many cuts. Both ends move a quarter frame early so
+    trim picks frames k..m-1 by index, never by a rounding of equal timestamps (half a frame is
+    no good: x.5 in the 1/fps time base rounds either way). Returns (video or None, audio).
+    """
+    n = len(ranges)
+    half = 0.25 / fps if fps else 0.0
+    vs = video.filter_multi_output("split", n) if video is not None and n > 1 else None
+    aus = audio.filter_multi_output("asplit", n) if n > 1 else None
+    pieces = []
+    for i, (a, b) in enumerate(ranges):
+        if video is not None:
+            v = vs[i] if vs is not None else video
+            pieces.append(v.filter("trim", start=_num(max(a - half, 0)), end=_num(b - half))
+                          .filter("setpts", "PTS-STARTPTS"))
+        au = aus[i] if aus is not None else audio
+        pieces.append(au.filter("atrim", start=_num(a), end=_num(b)).filter("asetpts", "PTS-STARTPTS"))
+    if n == 1:
+        return (pieces[0], pieces[1]) if video is not None else (None, pieces[0])
+    joined = ffmpeg.concat(*pieces, v=1 if video is not None else 0, a=1).node
+    return (joined[0], joined[1]) if video is not None else (None, joined[0])
+
+
 def compose_args(*, source: Path | str, start: float, duration: float, has_video: bool,
                  src_size: tuple[int, int] | None, reframe: dict | None, broll: dict | None,
                  ass: Path | None, fontsdir: Path, out: Path | str, preset: str, crf: int = 20,
                  fps: float = DEFAULT_FPS, src_fps: float | None = None, sar: tuple[int, int] = (1, 1),
-                 audio: dict | None = None) -> list[str]:
-    """ffmpeg arguments (no binary, no -y/-loglevel) for one clip: span of `source` -> `out` (mp4)."""
+                 audio: dict | None = None, kept=None, hook: Path | None = None, draw: bool = True) -> list[str]:
+    """ffmpeg arguments (no binary, no -y/-loglevel) for one clip: span of `source` -> `out` (mp4).
+
+    `audio` is the loudness stage's decision (track, gain, limiter). `kept` (the tighten decision's
+    ranges, clip-relative) plays only those parts, back to back; the reframe path, B-roll and
+    captions are then on that tightened timeline. `hook` is an ASS file burned over everything (the
+    title in the first seconds). `draw`=False with no video: the clip stays audio only (a
+    tightened audio clip with nothing to show).
+    """
     size = output_size(reframe, src_size)
     # -ss/-t stay input options: an output-side -t can hang ffmpeg near the end of the input.
     inp = ffmpeg.input(str(source), ss=_num(start), t=_num(duration))
+    sound = inp[f"a:{int((audio or {}).get('track') or 0)}"]
+    ranges = _kept_ranges(kept, duration)
+    grid = src_fps if has_video and src_fps and src_fps > 0 else fps
+    if ranges:
+        duration = sum(b - a for a, b in ranges)
     if has_video:
         video = _display_input(inp, src=src_size or size, sar=sar, src_fps=src_fps)
+        if ranges:
+            video, sound = _concat_ranges(video, sound, ranges, fps=grid)
         video = _reframe(video, reframe, src=src_size or size, size=size)
     else:
+        if ranges:
+            _, sound = _concat_ranges(None, sound, ranges, fps=grid)
+        if not draw:
+            return ffmpeg.output(_audio_chain(sound, audio, duration), str(out),
+                                 **{"c:a": "aac", "b:a": AUDIO_BITRATE, "ar": AUDIO_RATE, "ac": 2,
+                                    "movflags": "+faststart", "f": "mp4"}).get_args()
         video = ffmpeg.input(f"color=c=black:s={size[0]}x{size[1]}:r={_num(fps)}:d={_num(duration)}",
                              f="lavfi").video
     for ins in _inserts(broll, duration):
         video = _overlay_insert(video, ins, size)
     if ass is not None:
         video = _burn(video, Path(ass), Path(fontsdir))
+    if hook is not None:
+        video = _burn(video, Path(hook), Path(fontsdir))
     video = _span_trim(video, duration, src_fps if has_video else fps)
     opts = {"c:v": "libx264", "preset": preset, "crf": crf, "pix_fmt": "yuv420p",
             "c:a": "aac", "b:a": AUDIO_BITRATE, "ar": AUDIO_RATE, "ac": 2, "movflags": "+faststart", "f": "mp4"}
-    return ffmpeg.output(video, _audio_chain(inp, audio, duration), str(out), **opts).get_args()
+    return ffmpeg.output(video, _audio_chain(sound, audio, duration), str(out), **opts).get_args()
 
 
 # --- display frame and audio: the source as a player shows and plays it --------------------
@@ -258,8 +318,9 @@ def _span_trim(video, duration: float, fps: float | None):
     return video.filter("trim", duration=_num(duration))
 
 
-def _audio_chain(inp, audio: dict | None, duration: float):
-    """The chosen track, downmixed to 48 kHz stereo, loudness-normalised with the clip's measurement.
+def _audio_chain(stream, audio: dict | None, duration: float):
+    """The chosen track (`stream`, tightened if so decided), downmixed to 48 kHz stereo,
+    loudness-normalised with the clip's measurement.
 
     `audio` is the loudness stage's decision (NN.loudness.json): its gain and limiter ceiling,
     measured and checked once there, applied here in this same encode (stages.loudness.chain).
@@ -267,7 +328,6 @@ def _audio_chain(inp, audio: dict | None, duration: float):
     from clipforge.stages.loudness import chain
 
     audio = audio or {}
-    stream = inp[f"a:{int(audio.get('track') or 0)}"]
     filters = chain(audio.get("gain_db") if audio.get("target") else None, audio.get("limit_db"))
     # The source's sound can outlast the span by a few samples: the clip's is exactly its span.
     filters += f",atrim=duration={_num(duration)}"
@@ -316,20 +376,24 @@ def compose(*, source: Path | str, start: float, duration: float, has_video: boo
             src_size: tuple[int, int] | None, reframe: dict | None, broll: dict | None,
             ass: Path | None, out: Path | str, fontsdir: Path | None = None, preset: str = "superfast",
             crf: int = 20, timeout: float | None = None, src_fps: float | None = None,
-            sar: tuple[int, int] = (1, 1), audio: dict | None = None) -> dict:
+            sar: tuple[int, int] = (1, 1), audio: dict | None = None, kept=None,
+            hook: Path | None = None, draw: bool = True) -> dict:
     """Encode one clip to `out` atomically; raise CAPTIONS_NOT_VISIBLE before encoding if libass draws nothing."""
     out = Path(out)
     fontsdir = Path(fontsdir) if fontsdir is not None else default_fontsdir()
     size = output_size(reframe, src_size)
+    for what, sub in (("captions", ass), ("hook", hook)):
+        when = first_caption_time(Path(sub)) if sub is not None else None
+        if when is not None and not captions_visible(ass=Path(sub), fontsdir=fontsdir, size=size, at=when):
+            raise ClipforgeError(f"compose {out.name}: the {what} render as nothing at {when:.2f} s "
+                                 f"(no usable font in {fontsdir})", code=ErrorCode.CAPTIONS_NOT_VISIBLE)
     at = first_caption_time(Path(ass)) if ass is not None else None
-    if at is not None and not captions_visible(ass=Path(ass), fontsdir=fontsdir, size=size, at=at):
-        raise ClipforgeError(f"compose {out.name}: the captions render as nothing at {at:.2f} s "
-                             f"(no usable font in {fontsdir})", code=ErrorCode.CAPTIONS_NOT_VISIBLE)
     began = time.monotonic()
     with atomic_path(out, ".mp4") as tmp:
         args = compose_args(source=source, start=start, duration=duration, has_video=has_video,
                             src_size=src_size, reframe=reframe, broll=broll, ass=ass, fontsdir=fontsdir,
-                            out=tmp, preset=preset, crf=crf, src_fps=src_fps, sar=sar, audio=audio)
+                            out=tmp, preset=preset, crf=crf, src_fps=src_fps, sar=sar, audio=audio, kept=kept,
+                            hook=hook, draw=draw)
         # A stuck encode must become a retryable error; real encodes run far faster than this.
         run_ffmpeg(args, what=f"compose {out.name}", timeout=timeout or 120 + 20 * duration)
         info = probe(tmp, label=out.name)

@@ -21,6 +21,7 @@ from clipforge.errors import ErrorCode, FFmpegError
 from clipforge.fsutil import atomic_path, read_json
 from clipforge.media import probe, run_ffmpeg
 from clipforge.records import ClipJob, ClipPlan
+from clipforge.timeline import Timeline
 
 
 def ffmpeg_args(source: str, start: float, duration: float, *, out: str, cut: str, has_video: bool = True,
@@ -49,8 +50,12 @@ def run(job: ClipJob) -> None:
     broll = read_json(job.inputs["broll.broll.json"])
     audio = read_json(job.inputs["loudness.loudness.json"])
     ass = job.inputs["subtitles.ass"] if opts["captions"] == "burn" and job.words else None
+    hook = _hook_file(job.inputs.get("subtitles.hook.ass"))
+    timeline = Timeline.from_decision(_read_or_none(job.inputs.get("tighten.cuts.json")), plan.duration,
+                                      label=f"tighten/{plan.id}.cuts.json")
     has_video = job.source_info.get("has_video", True)
-    if not _composes(reframe, broll, ass, has_video=has_video) and not _non_square(job.source_info):
+    composes = _composes(reframe, broll, ass or hook, has_video=has_video)
+    if not composes and timeline.is_whole and not _non_square(job.source_info):
         from clipforge.stages.loudness import chain
 
         normalise = chain(audio.get("gain_db"), audio.get("limit_db")) if audio.get("target") else None
@@ -64,7 +69,9 @@ def run(job: ClipJob) -> None:
     compose.compose(source=job.source, start=plan.start, duration=plan.duration, has_video=has_video,
                     src_size=(src.get("width") or 0, src.get("height") or 0), reframe=reframe, broll=broll,
                     ass=Path(ass) if ass else None, fontsdir=FONTS_DIR, out=Path(job.output()),
-                    preset=opts["preset"], src_fps=src.get("fps"), sar=_sar(src), audio=audio)
+                    preset=opts["preset"], src_fps=src.get("fps"), sar=_sar(src), audio=audio,
+                    kept=None if timeline.is_whole else timeline.kept, hook=hook,
+                    draw=has_video or composes)
 
 
 def _sar(info: dict) -> tuple[int, int]:
@@ -81,7 +88,18 @@ def _non_square(info: dict) -> bool:
     return bool(info.get("has_video")) and sar[0] != sar[1]
 
 
-def _composes(reframe: dict, broll: dict, ass: str | None, *, has_video: bool) -> bool:
+def _read_or_none(path: str | None) -> dict | None:
+    return read_json(path) if path else None
+
+
+def _hook_file(path: str | None) -> Path | None:
+    """The hook's ASS file when it has something to show (hook=off writes one without events)."""
+    from clipforge.stages.compose import first_caption_time
+
+    return Path(path) if path and first_caption_time(Path(path)) is not None else None
+
+
+def _composes(reframe: dict, broll: dict, ass, *, has_video: bool) -> bool:
     """False when the clip is the source span as it is: then a plain cut (and cut=copy) does."""
     same_frame = reframe.get("mode") == "off" and (reframe.get("output") == reframe.get("source") or not has_video)
     return not same_frame or bool(broll.get("inserts")) or ass is not None
@@ -114,4 +132,5 @@ def announce_reencode() -> None:
     global _announced
     if not _announced:
         _announced = True
-        print("  extract: cut=copy applies only to plain cuts; framing, captions and B-roll need one re-encode")
+        print("  extract: cut=copy applies only to plain cuts; framing, captions, B-roll and tightening "
+              "(tighten=yes) need one re-encode")

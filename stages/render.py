@@ -66,6 +66,7 @@ def _decisions(ctx, plan: ClipPlan) -> dict:
     reframe = _read(ctx.unit_file("vfx", plan.id, ".reframe.json"))
     broll = _read(ctx.unit_file("broll", plan.id, ".broll.json"))
     return {
+        **_platform_and_pace(ctx, plan),
         "aspect": reframe.get("aspect"), "reframe": reframe.get("mode"), "detector": reframe.get("detector"),
         "face_coverage": reframe.get("coverage"), "frame": reframe.get("output"),
         "faces": reframe.get("faces"), **_sound(ctx, plan),
@@ -102,6 +103,41 @@ def _has_events(ass: str) -> bool:
         return False
 
 
+def _platform_and_pace(ctx, plan: ClipPlan) -> dict:
+    """The clip's platform preset, caption style, hook and what tightening removed (manifest and review page).
+
+    `duration` becomes the published clip's (the kept ranges back to back); `span` stays the source
+    span's. The loudness target is the preset's figure: the audio chain's loudness option applies it.
+    """
+    from clipforge.platforms import PLATFORMS
+
+    cuts = _read(ctx.unit_file("tighten", plan.id, ".cuts.json"))
+    kept = [(float(r["start"]), float(r["end"])) for r in cuts.get("kept") or []] or [(0.0, plan.duration)]
+    duration = sum(b - a for a, b in kept)
+    p = PLATFORMS.get(ctx.opts.platform)
+    style = ctx.opts.caption_style
+    return {
+        "duration": round(duration, 3), "span": round(plan.duration, 3),
+        "platform": ctx.opts.platform,
+        "platform_preset": {"max_len": p.max_len, "safe_zone": vars(p.safe), "loudness_target_lufs": p.loudness,
+                            "frame": reframe_size(ctx.opts)} if p else None,
+        "caption_style": style if not style.endswith(".ass") else Path(style).name,
+        "hook": ctx.opts.hook,
+        "tightened": {"kept": [{"start": round(a, 3), "end": round(b, 3)} for a, b in kept],
+                      "removed_seconds": round(plan.duration - duration, 3),
+                      "removed_share": round((plan.duration - duration) / plan.duration, 4) if plan.duration else 0.0,
+                      "cuts": len(cuts.get("removed") or []), "fillers_found": cuts.get("fillers_found") or [],
+                      "enabled": ctx.opts.tighten == "yes"},
+    }
+
+
+def reframe_size(opts) -> str:
+    from clipforge.stages.camera import output_size
+
+    w, h = output_size(opts.aspect, opts.height) if opts.aspect != "source" else (0, opts.height)
+    return f"{w}x{h}"
+
+
 def _read(path: str) -> dict:
     try:
         return read_json(path)
@@ -136,11 +172,12 @@ def run(*, ctx, last) -> None:
                     for st in per_clip_stages() for sfx in st.publish
                     if os.path.exists(src := ctx.unit_file(st.name, plan.id, sfx))]
         captions = [s["file"] for s in sidecars]
+        entry = {**entry, **_decisions(ctx, plan)}
         poster = (_same_poster(old, entry) if previous else None) or _poster(CLIPS_DIR / entry["file"],
                                                                              float(entry.get("duration") or 0.0))
         if poster:
             sidecars.append(poster)
-        entries.append({**entry, **_decisions(ctx, plan), "approved": plan.id in approved,
+        entries.append({**entry, "approved": plan.id in approved,
                         "sidecars": sidecars, "captions": captions,
                         "poster": poster["file"] if poster else None})
     manifest = {

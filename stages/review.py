@@ -145,6 +145,7 @@ def _card(n: int, clip: dict, *, clips: list[dict], total: float, folder: Path |
       {_dur(clip.get('duration'))} &middot; {clock(start)}&ndash;{clock(end)} in the source
       ({start:.2f}&ndash;{end:.2f} s)</div>
     <div class="timeline" aria-label="where this clip sits in the source">{timeline}</div>
+    <div class="meta pace">{_pace(clip)}</div>
     <p class="reason">{escape(str(clip.get('reason', '')))}</p>
     <div>{flags}</div>{_warnings(clip)}
     <div class="text">{escape(str(clip.get('text', '')))}</div>
@@ -168,6 +169,23 @@ def _warnings(clip: dict) -> str:
     """The clip's warnings (e.g. a recording too quiet or clipped to fix) where the editor looks."""
     items = "".join(f"<li>{escape(str(w))}</li>" for w in clip.get("warnings") or [])
     return f'<ul class="warn" role="alert">{items}</ul>' if items else ""
+
+
+def _pace(clip: dict) -> str:
+    """Platform, caption style, hook and what tightening took out, in one line."""
+    tight = clip.get("tightened") if isinstance(clip.get("tightened"), dict) else {}
+    removed, share = _num(tight.get("removed_seconds")), _num(tight.get("removed_share"))
+    if not tight.get("enabled", True):
+        cut = "tightening off"
+    else:
+        fillers = len(tight.get("fillers_found") or [])
+        cut = (f"tightened: {removed:.1f} s removed ({share * 100:.0f} %) in {int(_num(tight.get('cuts')))} cut(s)"
+               + (f", {fillers} filler(s) heard" if fillers else ""))
+    parts = [f"platform: {escape(str(clip.get('platform') or 'none'))}",
+             f"captions: {escape(str(clip.get('caption_style') or 'bold'))}",
+             f"hook: {escape(str(clip.get('hook') or 'off'))}", cut]
+    return " &middot; ".join(f'<span class="{k}">{v}</span>'
+                             for k, v in zip(("platform", "style", "hook", "tightened"), parts))
 
 
 def _rows(pairs: list[tuple[str, str]]) -> str:

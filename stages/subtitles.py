@@ -37,7 +37,17 @@ class CaptionOptions:
     outline_colour: str = "#000000"
     outline: float = 0.08  # outline width as a fraction of the font size
     margin_bottom: float = 0.22  # fraction of the frame height; clears the 9:16 apps' own buttons
-    margin_side: float = 0.06  # fraction of the frame width
+    margin_side: float = 0.06  # fraction of the frame width (left, and right unless margin_right is set)
+    margin_right: float | None = None  # fraction of the frame width; the apps' buttons cover the right edge
+    margin_top: float = 0.05  # fraction of the frame height (hook, and captions placed high)
+    # The look (stages.caption_styles): how events are made and where they sit.
+    kind: str = "highlight"  # highlight (chunk, spoken word coloured), pop (one word at a time), cue (lines)
+    alignment: int = 2  # ASS numpad alignment: 2 bottom centre, 1 bottom left, 5 middle centre
+    border_style: int = 1  # 1 outline, 3 opaque box (in outline_colour)
+    box_alpha: int = 0  # the box's transparency, 0 opaque .. 255 clear
+    shadow: float = 0.0  # shadow depth as a fraction of the font size
+    uppercase: bool = False
+    raise_by: float = 0.0  # extra height above the bottom margin, fraction of the frame (pop sits higher)
 
     def __post_init__(self) -> None:
         if not 1 <= self.chunk_words <= 4:
@@ -220,16 +230,20 @@ def _ass_text(text: str) -> str:
 def _style(frame: tuple[int, int], opts: CaptionOptions) -> pysubs2.SSAStyle:
     w, h = frame
     size = max(8, round(opts.font_size * h))
+    right = opts.margin_side if opts.margin_right is None else opts.margin_right
+    top = opts.alignment in (7, 8, 9)
+    pad = math.ceil((opts.outline + opts.shadow) * size) + 1
     return pysubs2.SSAStyle(
         fontname=opts.font_name, fontsize=size, bold=opts.bold,
         primarycolor=pysubs2.Color(*_rgb(opts.base_colour)),
         secondarycolor=pysubs2.Color(*_rgb(opts.highlight_colour)),
-        outlinecolor=pysubs2.Color(*_rgb(opts.outline_colour)),
+        outlinecolor=pysubs2.Color(*_rgb(opts.outline_colour), opts.box_alpha if opts.border_style == 3 else 0),
         backcolor=pysubs2.Color(0, 0, 0, 128),
-        borderstyle=1, outline=round(opts.outline * size, 1), shadow=0,
-        alignment=pysubs2.Alignment.BOTTOM_CENTER,
-        marginl=round(opts.margin_side * w), marginr=round(opts.margin_side * w),
-        marginv=round(opts.margin_bottom * h),
+        borderstyle=opts.border_style, outline=round(opts.outline * size, 1), shadow=round(opts.shadow * size, 1),
+        alignment=pysubs2.Alignment(opts.alignment),
+        # The outline (or box) and the shadow are drawn outside the text: the margins make room for them.
+        marginl=round(opts.margin_side * w + pad), marginr=round(right * w + pad),
+        marginv=round((opts.margin_top if top else opts.margin_bottom + opts.raise_by) * h + pad),
     )
 
 
@@ -252,12 +266,13 @@ def highlight_events(chunks: list[Chunk], opts: CaptionOptions) -> list[pysubs2.
     return events
 
 
-def _ass_file(frame: tuple[int, int], opts: CaptionOptions, events: list[pysubs2.SSAEvent]) -> pysubs2.SSAFile:
+def _ass_file(frame: tuple[int, int], opts: CaptionOptions, events: list[pysubs2.SSAEvent], *,
+              style: pysubs2.SSAStyle | None = None) -> pysubs2.SSAFile:
     subs = pysubs2.SSAFile()
     # libass lays text out in PlayRes pixels: equal to the frame, sizes above are real pixels.
     subs.info.update({"PlayResX": str(frame[0]), "PlayResY": str(frame[1]), "WrapStyle": "0",
                       "ScaledBorderAndShadow": "yes"})
-    subs.styles = {"Default": _style(frame, opts)}
+    subs.styles = {"Default": style or _style(frame, opts)}
     subs.events = events
     return subs
 
@@ -275,16 +290,20 @@ def _save(subs: pysubs2.SSAFile, target: Path, fmt: str) -> None:
 
 
 def write_captions(*, words: list[Word], frame: tuple[int, int], opts: CaptionOptions = CaptionOptions(),
-                   ass_out: Path | None = None, srt_out: Path | None = None, vtt_out: Path | None = None) -> dict:
+                   ass_out: Path | None = None, srt_out: Path | None = None, vtt_out: Path | None = None,
+                   style: pysubs2.SSAStyle | None = None) -> dict:
     """Write the clip's captions (each output is optional) and return a small summary.
 
     No words writes valid empty files: an ASS header without events, an empty SRT, a bare WEBVTT.
+    `style` replaces the style made from `opts` (a user's own .ass style, already scaled to the frame).
     """
+    from clipforge.stages.caption_styles import style_events
+
     cues = caption_cues(words, opts=opts)
     chunks = highlight_chunks(words, opts=opts)
-    events = highlight_events(chunks, opts)
+    events = style_events(chunks=chunks, cues=cues, opts=opts, frame=frame)
     if ass_out is not None:
-        _save(_ass_file(frame, opts, events), Path(ass_out), "ass")
+        _save(_ass_file(frame, opts, events, style=style), Path(ass_out), "ass")
     cue_subs = _cue_file(cues)
     if srt_out is not None:
         _save(cue_subs, Path(srt_out), "srt")
@@ -308,15 +327,28 @@ def frame_for(*, aspect: str, reframe: str, height: int, source_info: dict) -> t
 
 
 def run(job) -> None:
-    """Per-clip stage (clipforge.stagelist "subtitles"): the clip's words in, NN.ass/.srt/.vtt out.
+    """Per-clip stage (clipforge.stagelist "subtitles"): the clip's words in, NN.ass/.srt/.vtt/.hook.ass out.
 
-    With captions=off the files are still written, empty, so the stages after it need no special case.
+    The words are mapped onto the tightened timeline first (tighten/NN.cuts.json), so every caption
+    lands on the instant the published clip says its word. With captions=off the caption files are
+    still written, empty, so the stages after it need no special case.
     """
+    from clipforge.fsutil import read_json
+    from clipforge.stages import caption_styles
+    from clipforge.timeline import Timeline, decision_words
+
     o = job.options
-    opts = CaptionOptions(max_chars_per_line=int(o["caption_chars"]), chunk_words=int(o["caption_words"]))
-    words = job.words if o["captions"] != "off" else []
     frame = frame_for(aspect=o["aspect"], reframe=o["reframe"], height=int(o["height"]), source_info=job.source_info)
+    opts, style = caption_styles.options_for(str(o["caption_style"]), frame=frame, platform=str(o["platform"]),
+                                             base=CaptionOptions(max_chars_per_line=int(o["caption_chars"]),
+                                                                 chunk_words=int(o["caption_words"])))
+    cuts = job.inputs.get("tighten.cuts.json")
+    decision = read_json(cuts) if cuts else None
+    timeline = Timeline.from_decision(decision, job.clip.duration, label=f"tighten/{job.clip.id}.cuts.json")
+    words = timeline.map_words(decision_words(decision, job.words)) if o["captions"] != "off" else []
     summary = write_captions(words=words, frame=frame, opts=opts, ass_out=Path(job.output(".ass")),
-                             srt_out=Path(job.output(".srt")), vtt_out=Path(job.output(".vtt")))
+                             srt_out=Path(job.output(".srt")), vtt_out=Path(job.output(".vtt")), style=style)
+    caption_styles.write_hook(title=job.clip.title if o["hook"] == "title" else "", frame=frame, opts=opts,
+                              duration=timeline.duration, out=Path(job.output(".hook.ass")))
     if words and not summary["events"]:
         print(f"  subtitles: {job.clip.id} has no timed words: no captions")

@@ -124,4 +124,21 @@ def run(job) -> None:
     decision = plan_reframe(source=job.source, start=job.clip.start, duration=job.clip.duration, src_size=src,
                             has_video=has_video, aspect=job.options["aspect"], reframe=job.options["reframe"],
                             height=int(job.options["height"]))
-    write_reframe(job.output(".reframe.json"), decision)
+    write_reframe(job.output(".reframe.json"), on_timeline(decision, job))
+
+
+def on_timeline(decision: dict, job) -> dict:
+    """The camera path moved onto the tightened timeline (tighten/NN.cuts.json); faces are found on
+    the whole source span, so `samples` keep source-clip times."""
+    from clipforge.fsutil import read_json
+    from clipforge.stages.camera import Keyframe, position_at
+    from clipforge.timeline import Timeline
+
+    cuts = job.inputs.get("tighten.cuts.json")
+    timeline = Timeline.from_decision(read_json(cuts) if cuts else None, job.clip.duration,
+                                      label=f"tighten/{job.clip.id}.cuts.json")
+    if timeline.is_whole or not decision.get("path"):
+        return decision
+    keys = [Keyframe(t=k["t"], x=k["x"], y=k["y"], cut=k.get("cut", False)) for k in decision["path"]]
+    path = timeline.map_path(decision["path"], lambda t: position_at(keys, t))
+    return {**decision, "path": path, "timeline": "tightened (tighten/cuts.json); samples in source-clip time"}

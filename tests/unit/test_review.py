@@ -156,3 +156,15 @@ def test_inside_a_doit_action_the_line_goes_to_the_real_terminal():
     overall.show(index=10, count=10, stage="render", done=0, total=1)
     overall.close()
     assert "stage 10/10 render" in terminal.getvalue() and captured.getvalue() == ""
+
+
+def test_each_card_says_platform_style_hook_and_what_tightening_removed():
+    html = build_page(_manifest(platform="tiktok", caption_style="pop", hook="title",
+                                tightened={"enabled": True, "removed_seconds": 2.25, "removed_share": 0.0717,
+                                           "cuts": 7, "fillers_found": ["um@1.30"]}))
+    card = html[html.index('data-clip="seg001"'):]
+    assert "platform: tiktok" in card and "captions: pop" in card and "hook: title" in card
+    assert "tightened: 2.2 s removed (7 %) in 7 cut(s), 1 filler(s) heard" in card
+    # an old manifest without these fields still renders, and a hostile style name is escaped
+    assert "platform: none" in build_page(_manifest())
+    assert HOSTILE not in build_page(_manifest(caption_style=HOSTILE))
