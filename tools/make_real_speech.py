@@ -10,8 +10,8 @@ time only; the tests use the committed files):
 - pywhispercpp 1.5.1, whisper.cpp/samples/jfk.wav: John F. Kennedy's inaugural address (1961,
   public domain), "ask not what your country can do for you".
 
-They are joined with 0.8 s of room tone between them (each recording's own noise before its first
-word, repeated: digital silence between takes would make every pause trivially easy to find), at
+They are joined with 0.8 s of room tone between them (stationary noise at the level of each
+recording's own lead-in: digital silence between takes would make every pause trivially easy to find), at
 16 kHz mono, and written as Opus (small) with tests/media/real_speech.json: the text of each
 utterance and, where labelled, its speech start and end in the joined timeline. The opus
 encoder's delay is checked to be under 5 ms.
@@ -78,11 +78,13 @@ def main() -> None:
     ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
     with tempfile.TemporaryDirectory() as tmp:
         parts, rows, at = [], [], 0.0
+        rng = np.random.default_rng(1)
         for audio, text, speech in utterances():
             rows.append({"text": text, "at": round(at, 3), "duration": round(len(audio) / RATE, 3),
                          "speech": [round(at + s, 3) for s in speech] if speech else None})
-            tone = audio[:int(0.2 * RATE)]
-            parts += [audio, np.resize(tone * np.hanning(len(tone)) * 1.6, int(GAP * RATE))]
+            # Stationary noise at the level of the recording's own lead-in (before its first word).
+            level = float(np.sqrt(np.mean(audio[:int(0.2 * RATE)] ** 2)))
+            parts += [audio, rng.normal(0, level, int(GAP * RATE)).astype(np.float32)]
             at += len(audio) / RATE + GAP
         joined = np.concatenate(parts)
         raw = Path(tmp) / "joined.wav"
