@@ -123,7 +123,8 @@ def refine(words: list[dict], audio: np.ndarray, *, rate: int, offset: float) ->
         before_pause = nxt is None or ends or next_start - w["end"] >= MIN_PAUSE
         limit = nxt["end"] - MIN_WORD if nxt and ends else next_start
         hi = min(frame(w["end"] + (REACH_AFTER_PAUSE if before_pause else REACH)), frame(limit) - 1, frames - 1)
-        lo = max(frame(w["end"] - REACH), frame(w["start"] + MIN_WORD))
+        # Whisper also stretches a sentence's last word over the pause after it ("black." for 1 s).
+        lo = max(frame(w["end"] - (REACH_AFTER_PAUSE if before_pause else REACH)), frame(w["start"] + MIN_WORD))
         k = _edge(db, frame(w["end"]), onset=False, lo=lo, hi=hi)
         if k is not None:
             w["end"] = round(at(k) + HOP / 2, 3)
