@@ -12,7 +12,7 @@ import statistics
 
 from clipforge.records import Transcript
 
-MIN_WORDS = 20  # fewer words say too little about confidence
+MIN_WORDS = 5  # fewer words say too little about confidence (German heard by tiny.en can give 10)
 LOW_MEDIAN = 0.7  # median word probability below this: the words are mostly guesses
 REPEATS = 3  # a phrase said this many times in a row is a decoding loop, not speech
 
