@@ -50,13 +50,45 @@ def forget(ctx: Context, clip_id: str) -> None:
 # -- the step of one per-clip stage --------------------------------------------------------------
 
 def _clip_step(ctx: Context, clip_id: str, stage_name: str, *, seen: str | None):
+    """The step and job of one per-clip stage for the clip's current plan, once the decisions it reads
+    (an earlier per-clip stage's files, e.g. tighten's cuts.json) are current for that plan."""
     from clipforge.cliptasks import clip_step, clip_words, read_or
     from clipforge.stagelist import stage
 
     _, clip = find_clip(load_segments(ctx), clip_id, seen)
     plan = ClipPlan.from_dict(clip)
     words = clip_words(read_or(ctx.transcript, {}), plan)
-    return clip_step(stage(stage_name), ctx, plan, words=words, source_info=read_or(ctx.source_info, {}))
+    source_info = read_or(ctx.source_info, {})
+    _bring_up_to_date(ctx, stage(stage_name), plan, words=words, source_info=source_info, seen=set())
+    return clip_step(stage(stage_name), ctx, plan, words=words, source_info=source_info)
+
+
+def _bring_up_to_date(ctx: Context, st, plan: ClipPlan, *, words, source_info: dict, seen: set[str]) -> None:
+    """Run (as its doit step would) each earlier per-clip stage `st` reads whose decision for this clip is
+    not current: after a trim, the old span's decision (tighten's kept ranges) no longer fits the new span,
+    and the stage's own function would fail on it or plan against it. A current decision, a user's edit
+    of it included (keep=yes, as the doit task accepts it), is kept as it is."""
+    from clipforge.cliptasks import clip_step
+    from clipforge.stagelist import per_clip_stages, stage
+    from clipforge.tasks import execute
+
+    for name in st.reads:
+        if name in seen:
+            continue
+        seen.add(name)
+        before = stage(name)
+        _bring_up_to_date(ctx, before, plan, words=words, source_info=source_info, seen=seen)
+        step, _ = clip_step(before, ctx, plan, words=words, source_info=source_info)
+        if CURRENT.is_current(step.task, step.config_hash, targets=step.targets, inputs=step.inputs(),
+                              accept_edits=before.editable and ctx.opts.keep == "yes"):
+            continue
+        failed = execute(step)
+        if failed is not None:
+            raise EditError(str(failed).strip().splitlines()[-1][:300])
+        after = [s.name for s in per_clip_stages()]
+        for later in after[after.index(name) + 1:]:
+            CURRENT.forget_units(later, [plan.id])
+        CURRENT.save()
 
 
 def _rewrite(step, write) -> None:
