@@ -47,7 +47,11 @@ def test_matching_assets_are_inserted_at_their_planned_times(broll_run):
     assert inserts, result.stdout
     assets = {i["asset"].rsplit("/", 1)[-1] for _, i in inserts}
     assert "volcano-lava.png" not in assets  # a non-matching asset is never chosen
-    assert "bread.jpg" in assets, result.stdout
+    # bread.jpg matches by its name: expected wherever a clip says "bread" after its protected opening
+    # (which clips the ranking picks, and whether tiny.en hears "bread" or "red", may vary).
+    says_bread = any(w.strip(".,!?").lower() == "bread" for c in clips for w in c["text"].split()[6:])
+    assert "bread.jpg" in assets or not says_bread, result.stdout
+    assert "IMG_0042.jpg" in assets, result.stdout  # matched only through its tags file: "sky blue waves"
     for clip, ins in inserts:
         assert ins["start"] >= 2.0 - 1e-6  # the protected opening
         frame = _frame(p.path / "clips" / clip["file"], (ins["start"] + ins["end"]) / 2)
