@@ -184,17 +184,26 @@ def transcribe_chunk(wav: str, chunk: Chunk, out: str, *, opts: ModelOptions) ->
 
 
 def _refine_times(segments: list[dict], audio, *, offset: float) -> list[dict]:
-    """Every word's edges moved onto the audio's onsets and offsets (stages/wordtimes.py); a segment
-    spans its words."""
+    """The segments' words in time order with their edges moved onto the audio (stages/wordtimes.py).
+
+    A refill can lie inside a segment of the mode's own pass (a phrase dropped mid-window): such a
+    segment is split around it, so every later stage reads the words in the order they were said.
+    """
     from clipforge.stages.wordtimes import refine
 
-    words = refine([w for s in segments for w in s["words"]], audio, rate=RATE, offset=offset)
-    out, at = [], 0
-    for s in segments:
-        mine, at = words[at:at + len(s["words"])], at + len(s["words"])
-        edges = {"start": mine[0]["start"], "end": mine[-1]["end"]} if mine else {}
-        out.append({**s, **edges, "words": mine})
-    return out
+    flat = sorted((w["start"], si, wi) for si, s in enumerate(segments) for wi, w in enumerate(s["words"]))
+    words = refine([segments[si]["words"][wi] for _, si, wi in flat], audio, rate=RATE, offset=offset)
+    runs: list[tuple[int, list[dict]]] = []
+    for (_, si, _), w in zip(flat, words):
+        if not runs or runs[-1][0] != si:
+            runs.append((si, []))
+        runs[-1][1].append(w)
+    out = [s for s in segments if not s["words"]]
+    for si, mine in runs:
+        s = segments[si]
+        text = s["text"] if len(mine) == len(s["words"]) else " ".join(w["text"] for w in mine)
+        out.append({**s, "start": mine[0]["start"], "end": mine[-1]["end"], "text": text, "words": mine})
+    return sorted(out, key=lambda s: s["start"])
 
 
 def _shift(seg, offset: float) -> TranscriptSegment:

@@ -65,3 +65,19 @@ def test_a_first_word_started_late_after_a_pause_is_found_further_back():
              {"text": "cracks", "start": 3.43, "end": 3.9}]
     out = refine(words, x, rate=RATE, offset=0.0)
     assert abs(out[1]["start"] - 3.0) <= 0.02, out[1]
+
+
+def test_a_refill_inside_a_segment_splits_it_so_words_stay_in_time_order():
+    from clipforge.stages.transcribe import _refine_times
+
+    main = {"start": 0.0, "end": 5.0, "text": "one two five six",
+            "words": [{"text": t, "start": a, "end": a + 0.4, "probability": 0.9}
+                      for t, a in (("one", 0.0), ("two", 0.5), ("five", 4.0), ("six", 4.5))]}
+    fill = {"start": 2.0, "end": 3.0, "text": "three four",
+            "words": [{"text": t, "start": a, "end": a + 0.4, "probability": 0.9} for t, a in (("three", 2.0),
+                                                                                             ("four", 2.5))]}
+    out = _refine_times([main, fill], np.zeros(RATE * 6, np.float32), offset=0.0)
+    words = [w["text"] for s in out for w in s["words"]]
+    assert words == ["one", "two", "three", "four", "five", "six"]
+    assert [s["text"] for s in out] == ["one two", "three four", "five six"]
+    assert all(a["end"] <= b["start"] for a, b in zip(out, out[1:]))
